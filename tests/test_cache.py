@@ -1,0 +1,57 @@
+"""The artefact cache: content keys, reuse, atomic writes, no silent overwrite."""
+import json
+
+import pytest
+
+from unlearnlab import cache
+
+
+def test_key_ignores_dict_order_and_changes_with_content():
+    assert cache.stable_hash({"a": 1, "b": 2}) == cache.stable_hash({"b": 2, "a": 1})
+    assert cache.stable_hash({"a": 1}) != cache.stable_hash({"a": 2})
+
+
+def test_second_call_reuses_without_building(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "weights.txt").write_text("trained")
+
+    first = cache.cached("models", {"lr": 1}, build, verbose=False)
+    second = cache.cached("models", {"lr": 1}, build, verbose=False)
+    assert first == second and len(calls) == 1
+    assert (first / "weights.txt").read_text() == "trained"
+    assert json.loads((first / "spec.json").read_text()) == {"lr": 1}
+    assert first.parent.parent == tmp_path
+
+
+def test_different_spec_gets_its_own_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    a = cache.cached("models", {"lr": 1}, lambda f: (f / "x").write_text("1"), verbose=False)
+    b = cache.cached("models", {"lr": 2}, lambda f: (f / "x").write_text("2"), verbose=False)
+    assert a != b and (a / "x").read_text() == "1" and (b / "x").read_text() == "2"
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+
+    def broken(folder):
+        (folder / "half").write_text("partial")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        cache.cached("models", {"lr": 3}, broken, verbose=False)
+    assert not cache.entry_path("models", {"lr": 3}).exists()
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_write_new_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "results.json"
+    cache.write_new(target, "first")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        cache.write_new(target, "second")
+    assert target.read_text() == "first"
+    cache.write_new(target, "second", overwrite=True)
+    assert target.read_text() == "second"

@@ -1,0 +1,69 @@
+"""Profile selection and device choice."""
+import pytest
+import torch
+
+import unlearnlab
+from unlearnlab import config, devices
+
+
+def test_explicit_profile_wins(monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_PROFILE", "laptop")
+    monkeypatch.setenv("CI", "true")
+    assert unlearnlab.get_profile().name == "laptop"
+
+
+def test_ci_variable_selects_ci_profile_without_cuda(monkeypatch):
+    monkeypatch.delenv("UNLEARNLAB_PROFILE")
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    assert config.profile_name() == "ci"
+
+
+def test_cuda_selects_gpu_profile(monkeypatch):
+    monkeypatch.delenv("UNLEARNLAB_PROFILE")
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)
+    assert config.profile_name() == "gpu"
+
+
+def test_default_is_laptop(monkeypatch):
+    monkeypatch.delenv("UNLEARNLAB_PROFILE")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    assert config.profile_name() == "laptop"
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_PROFILE", "huge")
+    with pytest.raises(ValueError, match="ci, laptop, gpu"):
+        config.profile_name()
+
+
+def test_every_shrunk_size_says_what_it_replaced():
+    for profile in config.PROFILES.values():
+        replaced = profile.replaced
+        assert "n_authors" in replaced and "TOFU" in replaced["n_authors"]
+        assert all(text for text in replaced.values())
+        assert "replaces" in profile.describe()
+    assert config.PROFILES["ci"].n_authors < config.PROFILES["laptop"].n_authors == 200
+
+
+def test_device_falls_back_to_cpu_and_fp32(monkeypatch):
+    monkeypatch.delenv("UNLEARNLAB_DEVICE", raising=False)
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    monkeypatch.setattr(devices, "mps_available", lambda: False)
+    dev = devices.device()
+    assert dev.type == "cpu"
+    assert devices.dtype_for(dev) == torch.float32
+    assert devices.describe(dev).startswith("cpu")
+
+
+def test_device_can_be_forced(monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", "cpu")
+    assert devices.device().type == "cpu"
+
+
+def test_device_prints_its_choice(capsys, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", "cpu")
+    devices.device(verbose=True)
+    assert "unlearnlab device: cpu" in capsys.readouterr().out

