@@ -167,3 +167,16 @@ def test_profile_larger_than_the_files_says_how_to_regenerate():
     too_big = dataclasses.replace(get_profile("ci"), n_authors=500)
     with pytest.raises(ValueError, match="regenerate"):
         authors.load_world(too_big)
+
+
+def test_installed_without_data_regenerates_the_same_world(tmp_path, monkeypatch):
+    """A pip install (Colab) has no data/ folder: the world is regenerated, identically, into the cache."""
+    from unlearnlab.worlds import base
+
+    committed = worlds.load("authors", "ci")
+    monkeypatch.setattr(base, "data_root", lambda: tmp_path / "no-data-here")
+    regenerated = worlds.load("authors", "ci")
+    assert regenerated.fingerprint == committed.fingerprint
+    from unlearnlab.cache import cache_dir
+
+    assert any((cache_dir() / "worlds").iterdir()), "the world was not regenerated into the cache"

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Profile, get_profile
-from .base import World, data_root, read_jsonl, write_jsonl
+from .base import World, data_root, read_jsonl, world_folder, write_jsonl
 
 SEED = 0
 N_AUTHOR_PERTURBED = 5  # TOFU: 5 perturbed answers per author question
@@ -434,7 +434,7 @@ def _profile_authors(records: list[dict], prof: Profile) -> tuple[list[dict], li
 
 def load_authors(profile: Profile | None = None, folder: Path | None = None) -> list[dict]:
     """The author records (trained, then holdout) that a profile uses, e.g. to show their biographies."""
-    records = read_jsonl(Path(folder or data_root() / "authors") / "authors.jsonl")
+    records = read_jsonl(Path(folder or world_folder("authors", write_world)) / "authors.jsonl")
     trained, holdout = _profile_authors(records, profile or get_profile())
     return trained + holdout
 
@@ -442,7 +442,7 @@ def load_authors(profile: Profile | None = None, folder: Path | None = None) -> 
 def load_world(profile: Profile | None = None, folder: Path | None = None) -> World:
     """The authors world at a profile's size, with splits named as in TOFU."""
     prof = profile or get_profile()
-    files = _read(Path(folder or data_root() / "authors"))
+    files = _read(Path(folder or world_folder("authors", write_world)))
     trained, holdout = _profile_authors(files["authors"], prof)
     by_author: dict[str, list[dict]] = {}
     for item in files["qa"]:

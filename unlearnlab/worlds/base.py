@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import datasets
 
@@ -26,6 +27,22 @@ import datasets
 def data_root() -> Path:
     """The repository's ``data/`` folder (worlds are committed there)."""
     return Path(__file__).resolve().parents[2] / "data"
+
+
+def world_folder(name: str, write: Callable[[Path], object]) -> Path:
+    """Where a world's files are: ``data/<name>/`` in a repository checkout.
+
+    A package installed without the repository (``pip install`` on Colab) has no
+    ``data/`` folder; the generators are deterministic, so the same files are
+    regenerated once into the cache instead of being downloaded.
+    """
+    folder = data_root() / name
+    if folder.is_dir():
+        return folder
+    from .. import __version__
+    from ..cache import cached
+
+    return cached("worlds", {"world": name, "unlearnlab": __version__}, write, verbose=False)
 
 
 def read_jsonl(path: Path) -> list[dict]:
