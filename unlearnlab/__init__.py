@@ -9,4 +9,6 @@ __version__ = "0.1.0"
 from .config import get_profile, profile_name  # noqa: E402
 from .devices import device, dtype_for  # noqa: E402
 
-__all__ = ["__version__", "device", "dtype_for", "get_profile", "profile_name"]
+from . import notebook  # noqa: E402
+
+__all__ = ["__version__", "device", "dtype_for", "get_profile", "profile_name", "notebook"]
