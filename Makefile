@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test unit notebooks lab book bench clean-venv
+.PHONY: demo test unit lab book bench badges clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ unit: $(STAMP)
 lab: $(STAMP)  ## open the course in JupyterLab
 	$(PY) -m jupyter lab notebooks
 
+book: $(STAMP)  ## the course website in book/_build/html, built offline
+	$(PY) book/build.py
+
 bench: $(STAMP)  ## speed and memory figures (printed, not asserted)
 	$(PY) -m unlearnlab.bench targets
+
+badges:  ## rewrite the Colab badge and install cell of every notebook from pyproject.toml
+	$(PYTHON) book/badges.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -30,7 +30,7 @@ def _environment_names() -> set[str]:
 
 
 def test_environment_matches_pyproject():
-    pyproject = _pyproject_names() - {"jupyter-book", "sphinx", "bitsandbytes"}
+    pyproject = _pyproject_names()
     environment = _environment_names()
     assert environment == pyproject, (
         f"only in pyproject: {sorted(pyproject - environment)}; "
