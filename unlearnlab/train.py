@@ -114,6 +114,7 @@ def _training_arguments(args: FinetuneArgs, out: str) -> TrainingArguments:
         report_to="none",
         disable_tqdm=not args.progress,
         dataloader_num_workers=0,
+        dataloader_pin_memory=device().type == "cuda",
         remove_unused_columns=False,
         **args.extra,
     )

@@ -1,0 +1,9 @@
+"""Thin ipywidgets wrappers over package functions, for exploring in the notebooks.
+
+Each explorer only wires controls to a function that the notebooks also call
+directly, so the logic is tested and runs in CI; nothing here computes.  One
+module per topic; all share :func:`~unlearnlab.widgets.base.explorer`.
+"""
+from .world import author_explorer
+
+__all__ = ["author_explorer"]
