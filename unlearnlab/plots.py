@@ -58,3 +58,21 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     w, h = STYLE["figure.figsize"]
     size = (width or w * ncols, height or h * nrows)
     return plt.subplots(nrows, ncols, figsize=size, **kwargs)
+
+
+def token_heatmap(table, ax=None, vmax: float | None = None):
+    """Heatmap of per-token losses: one row per model, one column per answer token.
+
+    ``table`` is :func:`unlearnlab.per_example.token_losses` output.  Dark cells
+    are tokens a model finds surprising (high NLL).
+    """
+    models = [c for c in table.columns if c != "token"]
+    if ax is None:
+        _, ax = figure(width=max(4.0, 0.45 * len(table)), height=0.5 + 0.45 * len(models))
+    values = table[models].to_numpy().T
+    image = ax.imshow(values, aspect="auto", cmap="magma_r", vmin=0, vmax=vmax or max(float(values.max()), 1.0))
+    ax.set_xticks(range(len(table)), [t.strip() or "␣" for t in table["token"]], rotation=60, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, label="NLL (nats)", fraction=0.04, pad=0.02)
+    return ax

@@ -12,6 +12,7 @@ import math
 import tempfile
 from dataclasses import asdict, dataclass, field
 
+import datasets
 import torch
 from transformers import Trainer, TrainingArguments
 
@@ -47,10 +48,14 @@ class FinetuneArgs:
 def finetune(model, tokenizer, dataset, args: FinetuneArgs | None = None, **overrides):
     """Train ``model`` on QA items (``question``/``answer`` columns) and return it with its log.
 
+    ``dataset`` is a ``datasets.Dataset`` or a list of dicts.
+
     Returns ``(model, history)`` where ``history`` is the Trainer's list of logged
     dicts (loss, learning rate, epoch per logging step).
     """
     args = _merge(args, overrides)
+    if isinstance(dataset, list):
+        dataset = datasets.Dataset.from_list(dataset)
     if len(dataset) == 0:
         raise ValueError("finetune() got an empty dataset; pass at least one question–answer item.")
     encoded = tokenize_qa(dataset, tokenizer, max_length=args.max_length)

@@ -4,6 +4,8 @@ Each explorer only wires controls to a function that the notebooks also call
 directly, so the logic is tested and runs in CI; nothing here computes.  One
 module per topic; all share :func:`~unlearnlab.widgets.base.explorer`.
 """
+from .answers import answer_explorer
+from .memorisation import token_loss_explorer
 from .world import author_explorer
 
-__all__ = ["author_explorer"]
+__all__ = ["answer_explorer", "author_explorer", "token_loss_explorer"]
