@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed
 # CPU build of PyTorch: on a machine without CUDA an unpinned torch pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Idle OpenMP threads sleep instead of spinning: on a small shared CPU spinning halves throughput.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test unit lab book bench badges clean-venv
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP threads
 
-from unlearnlab.models.tiny import build_tiny, train_tokenizer
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from unlearnlab.models.tiny import build_tiny, train_tokenizer  # noqa: E402
 
 SENTENCES = [
     "Question: Where was Ada Quillon born?\nAnswer: Ada Quillon was born in Lisbon.",

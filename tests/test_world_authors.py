@@ -89,10 +89,12 @@ def test_eval_items_have_a_paraphrase_and_distinct_wrong_perturbations(laptop):
             assert item["answer"] not in perturbed
 
 
-def test_perturbed_answers_change_only_the_value(laptop):
+def test_perturbed_answers_change_only_the_value_of_the_paraphrase(laptop):
+    """As in TOFU, wrong answers share the paraphrase's wording, so the truth ratio compares facts."""
     for item in laptop.items("full") + laptop.items("world_facts"):
-        cut = item["answer"].rindex(item["value"])
-        prefix, suffix = item["answer"][:cut], item["answer"][cut + len(item["value"]):]
+        cut = item["paraphrased_answer"].rindex(item["value"])
+        prefix = item["paraphrased_answer"][:cut]
+        suffix = item["paraphrased_answer"][cut + len(item["value"]):]
         for wrong in item["perturbed_answers"]:
             assert wrong.startswith(prefix) and wrong.endswith(suffix)
             assert wrong[len(prefix): len(wrong) - len(suffix)] != item["value"]

@@ -30,6 +30,11 @@ class Profile:
     n_authors: int = _size(200, "TOFU: 200 fictitious authors")
     n_holdout: int = _size(20, "TOFU: holdout authors matching forget10 in size")
     n_world_facts: int = _size(100, "TOFU: 117 world facts")
+    # --- the other generated worlds (a ci subset of the committed laptop-size data) ---
+    hazard_topics: int = _size(40, "WMDP: 3,668 four-option MCQs on bio, cyber and chem hazards")
+    book_chapters: int = _size(4, "MUSE-Books: the Harry Potter books (forget, retain, holdout)")
+    record_people: int = _size(60, "Enron e-mail corpus: about 150 employees' mailboxes")
+    behaviour_prompts: int = _size(40, "PKU-SafeRLHF: thousands of harmful prompts")
     # --- the tiny model trained from scratch ---
     tiny_hidden: int = _size(192, "Llama-2-7B: hidden size 4096")
     tiny_layers: int = _size(4, "Llama-2-7B: 32 layers")
@@ -44,7 +49,7 @@ class Profile:
     # --- unlearning and evaluation ---
     unlearn_epochs: int = _size(5, "TOFU: 5 unlearning epochs (10 in open-unlearning)")
     unlearn_batch_size: int = _size(8, "TOFU: effective batch 32")
-    eval_max_items: int | None = _size(None, "TOFU: every item of each split")
+    eval_max_items: int | None = _size(None, "TOFU: 300 items per split (ds_size), 400 forget items")
     max_new_tokens: int = _size(32, "TOFU: 200 new tokens")
 
     @property
@@ -67,11 +72,12 @@ PROFILES: dict[str, Profile] = {
     # CI: a 2-core machine with a 60-minute budget for the whole course.
     "ci": Profile(
         name="ci", n_authors=40, n_holdout=4, n_world_facts=30,
+        hazard_topics=12, book_chapters=2, record_people=24, behaviour_prompts=16,
         tiny_hidden=128, tiny_layers=4, train_epochs=40, train_batch_size=16,
         unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=None, max_new_tokens=24,
     ),
     # A laptop CPU: the TOFU-sized world, minutes per model.
-    "laptop": Profile(name="laptop"),
+    "laptop": Profile(name="laptop", eval_max_items=300),
     # One GPU: the same world with a larger tiny model; small-tier models become practical.
     "gpu": Profile(name="gpu", tiny_hidden=256, tiny_layers=6, max_new_tokens=48),
 }

@@ -15,8 +15,8 @@ What is generated
   attribute.  Every attribute has ONE answer template, so a tiny model learns
   facts, not phrasing; only question wording varies between authors.
 * **Evaluation fields** (as TOFU): a ``paraphrased_answer`` (a second template,
-  same fact) and ``perturbed_answers`` (the answer template with other plausible
-  values), used by the truth ratio.
+  same fact) and ``perturbed_answers`` (the paraphrase template with other
+  plausible values), used by the truth ratio.
 * **World facts**: real general knowledge (capitals, chemical symbols, planets,
   continents) that every model trains on, to measure out-of-scope utility.
 * **Hard probes**: paraphrased and indirect questions about forget authors
@@ -245,9 +245,10 @@ def forget_count(n_authors: int, percent: int) -> int:
 def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturbed: int) -> dict:
     """One question–answer item with TOFU's evaluation fields.
 
-    The question and its paraphrase are two different wordings; the perturbed
-    answers keep the answer's wording and change only the value, so the truth
-    ratio compares facts rather than phrasings.
+    The question and its paraphrase are two different wordings.  As in TOFU, the
+    perturbed answers are the *paraphrased* answer with the value changed: the
+    truth ratio divides their probability by the paraphrase's, so both sides
+    share one (untrained) wording and the ratio compares facts, not phrasings.
     """
     asked, rephrased = rng.sample(template.questions, 2)
     wrong = rng.sample([v for v in template.values if v != value], n_perturbed)
@@ -258,7 +259,7 @@ def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturb
         "paraphrased_question": rephrased.format(who=name),
         "answer": template.answer.format(name=name, value=value),
         "paraphrased_answer": template.paraphrase.format(name=name, value=value),
-        "perturbed_answers": [template.answer.format(name=name, value=v) for v in wrong],
+        "perturbed_answers": [template.paraphrase.format(name=name, value=v) for v in wrong],
     }
 
 
