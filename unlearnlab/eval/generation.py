@@ -1,0 +1,104 @@
+"""Greedy generation in batches, and the text metrics computed on what the model says.
+
+Probabilities can move while the model's actual answer stays the same (or the
+other way round), so the suite also asks the model each question and compares
+its greedy answer with the reference answer:
+
+* **ROUGE-L recall** (TOFU's "ROUGE") and **ROUGE-L F1** (MUSE's VerbMem and
+  KnowMem) from ``rouge-score`` with Porter stemming, plus ROUGE-1 recall;
+* **exact match** after lower-casing and removing punctuation;
+* **repetition rate**, a cheap fluency signal: the fraction of repeated word
+  n-grams.  Unlearning that collapses a model ("the the the ...") shows up here
+  even when ROUGE is already near zero.  (open-unlearning scores gibberish with
+  a hub classifier; the course stays offline and pairs this count with the
+  perplexity of the answers under the retain-only model, see ``suite``.)
+
+Prompts are padded on the LEFT so every prompt ends at the last position and the
+first new token of each row is predicted from its own question; ``generate``
+derives position ids from the attention mask, and the KV cache is on.
+"""
+from __future__ import annotations
+
+import re
+import string
+from functools import lru_cache
+from typing import Sequence
+
+import torch
+from rouge_score import rouge_scorer
+
+from ..data import pad_batch
+
+
+@torch.no_grad()
+def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_tokens: int,
+                    batch_size: int = 64) -> list[str]:
+    """Greedy continuations of token-id prompts, decoded and cut at the first EOS.
+
+    Prompts are sorted by length so that a batch wastes little padding; the
+    answers come back in input order.
+    """
+    if not prompts:
+        return []
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    texts: list[str] = [""] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        batch = pad_batch([{"input_ids": list(prompts[i]), "attention_mask": [1] * len(prompts[i])}
+                           for i in chunk], pad_id, side="left")
+        out = model.generate(
+            input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+            pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
+        )
+        new_tokens = out[:, batch["input_ids"].shape[1]:].tolist()
+        for index, ids in zip(chunk, new_tokens):
+            texts[index] = decode_until_eos(tokenizer, ids)
+    model.train(was_training)
+    return texts
+
+
+def decode_until_eos(tokenizer, ids: list[int]) -> str:
+    """Decode generated ids up to (not including) the first end-of-sequence token."""
+    if tokenizer.eos_token_id in ids:
+        ids = ids[:ids.index(tokenizer.eos_token_id)]
+    return tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+@lru_cache(maxsize=1)
+def _scorer() -> rouge_scorer.RougeScorer:
+    return rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+
+
+def rouge_scores(prediction: str, reference: str) -> dict[str, float]:
+    """ROUGE-L recall (TOFU), ROUGE-L F1 (MUSE) and ROUGE-1 recall of a prediction."""
+    scores = _scorer().score(reference, prediction)  # rouge-score takes (target, prediction)
+    return {"rougeL_recall": scores["rougeL"].recall, "rougeL_f1": scores["rougeL"].fmeasure,
+            "rouge1_recall": scores["rouge1"].recall}
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, drop punctuation and collapse whitespace (for exact match)."""
+    text = text.lower().translate(str.maketrans("", "", string.punctuation))
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, reference: str) -> bool:
+    return normalise_text(prediction) == normalise_text(reference)
+
+
+def repetition_rate(text: str, n: int = 2) -> float:
+    """Fraction of word n-grams that repeat an earlier one: 1 - distinct-n.
+
+    0 for varied text (and for text too short to hold two n-grams); close to 1
+    for degenerate output such as "the the the the".
+    """
+    words = re.findall(r"\w+", text.lower())
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) < 2:
+        return 0.0
+    return 1.0 - len(set(grams)) / len(grams)

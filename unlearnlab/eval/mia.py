@@ -1,0 +1,145 @@
+"""Membership inference: can an attacker still tell the forget set from unseen data?
+
+Each attack gives every item a score where LOWER means "looks like training
+data" (a small loss, say).  The AUC of those scores separating the forget set
+(members, label 0) from the holdout set (non-members, label 1) is open-unlearning's
+convention: **AUC 1 = forget items are clearly recognisable as training data**,
+0.5 = indistinguishable from unseen data.  The retain-only model, which never saw
+the forget set, sits near 0.5; a good unlearning run should too.
+
+Attacks (scores from the saved teacher-forced statistics, except GradNorm):
+
+* ``loss``: the answer's mean NLL (Yeom et al.);
+* ``zlib``: NLL divided by the zlib-compressed length of the answer text in bytes
+  (Carlini et al.), discounting answers that are simply easy to compress;
+* ``reference``: NLL minus the retain-only model's NLL on the same answer, which
+  calibrates away how hard an answer is for any model;
+* ``min_k``: minus the mean of the lowest k% token log-probabilities (Shi et al.);
+* ``min_k_plus_plus``: the same on standardised log-probabilities
+  (log p(y_t) - μ_t) / σ_t, with μ_t and σ_t² the mean and variance of log p
+  under the model's own next-token distribution (Zhang et al.);
+* ``gradnorm``: the mean over parameter tensors of the L2 norm of the gradient of
+  the answer loss; training data sits near a minimum, so its gradients are small.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ..data import IGNORE_INDEX, pad_batch
+from .scoring import position_ids_from_mask
+
+ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_plus_plus", "gradnorm")
+MIN_K_FRACTION = 0.4  # open-unlearning's TOFU/MUSE setting
+PRIVLEAK_CONVENTIONS = ("open-unlearning", "auc")
+
+
+def zlib_bytes(text: str) -> int:
+    """Length in bytes of the zlib-compressed text: a crude measure of its information content."""
+    return len(zlib.compress(text.encode("utf-8")))
+
+
+def zlib_score(nll_mean: float, compressed_bytes: int) -> float:
+    return nll_mean / max(compressed_bytes, 1)
+
+
+def reference_score(nll_mean: float, reference_nll_mean: float) -> float:
+    return nll_mean - reference_nll_mean
+
+
+def min_k_score(token_logprobs: Sequence[float], k: float = MIN_K_FRACTION) -> float:
+    """Minus the mean of the lowest ``k`` fraction (at least one) of token log-probabilities."""
+    if len(token_logprobs) == 0:
+        return 0.0
+    lowest = np.sort(np.asarray(token_logprobs, dtype=float))[: max(1, int(len(token_logprobs) * k))]
+    return float(-lowest.mean())
+
+
+def min_k_plus_plus_score(token_logprobs: Sequence[float], vocab_mean: Sequence[float],
+                          vocab_var: Sequence[float], k: float = MIN_K_FRACTION) -> float:
+    """Min-K% on z-scores (log p(y_t) - μ_t) / σ_t; the variance is floored at 1e-6 as in open-unlearning."""
+    if len(token_logprobs) == 0:
+        return 0.0
+    sigma = np.sqrt(np.maximum(np.asarray(vocab_var, dtype=float), 1e-6))
+    z = (np.asarray(token_logprobs, dtype=float) - np.asarray(vocab_mean, dtype=float)) / sigma
+    return min_k_score(z.tolist(), k)
+
+
+def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
+    """ROC AUC with members labelled 0 and non-members 1 (1 = members clearly detected)."""
+    if len(member_scores) == 0 or len(nonmember_scores) == 0:
+        raise ValueError("mia_auc needs scores for at least one member and one non-member item.")
+    labels = [0] * len(member_scores) + [1] * len(nonmember_scores)
+    return float(roc_auc_score(labels, list(member_scores) + list(nonmember_scores)))
+
+
+def privleak(auc: float, reference_auc: float, convention: str = "open-unlearning") -> float:
+    """Privacy leakage in percent relative to the retain-only model's AUC (MUSE); 0 is ideal.
+
+    ``open-unlearning`` (default): ((1 - AUC) - (1 - AUC_ref)) / (1 - AUC_ref) x 100.
+    MUSE reports AUCs the other way round (1 - ours), and open-unlearning flips
+    them to reproduce MUSE's numbers.  **Negative = under-unlearned** (the forget
+    set is still recognisable: the target model scores about -100), positive =
+    over-unlearned (the forget set now looks *less* familiar than unseen data).
+
+    ``auc``: the formula applied to our AUC directly, (AUC - AUC_ref) / AUC_ref x 100,
+    with the opposite sign: positive = under-unlearned, and a different scale.
+    """
+    if convention == "open-unlearning":
+        score, ref = 1.0 - auc, 1.0 - reference_auc
+    elif convention == "auc":
+        score, ref = auc, reference_auc
+    else:
+        raise ValueError(f"unknown privleak convention {convention!r}; use one of {PRIVLEAK_CONVENTIONS}")
+    return (score - ref) / (ref + 1e-10) * 100.0
+
+
+def gradnorm_scores(model, features: Sequence[dict], eos_token_id: int | None, pad_token_id: int,
+                    batch_size: int = 16) -> list[float]:
+    """Per-example mean over parameter tensors of ‖∇ loss‖₂ (open-unlearning's GradNorm, p = 2).
+
+    The loss is the mean NLL of the answer tokens without the final EOS, as for
+    the other token-level attacks.  Gradients come from ``torch.autograd.grad``,
+    so the model's ``.grad`` buffers (an optimiser's state) are left untouched.
+    """
+    params = [p for p in model.parameters() if p.requires_grad] or list(model.parameters())
+    saved_flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(True)
+    device = next(model.parameters()).device
+    scores: list[float] = []
+    try:
+        for start in range(0, len(features), batch_size):
+            rows = [{k: f[k] for k in ("input_ids", "attention_mask", "labels")}
+                    for f in features[start:start + batch_size]]
+            batch = {k: v.to(device) for k, v in pad_batch(rows, pad_token_id, side="right").items()}
+            losses = _content_losses(model, batch, eos_token_id)
+            for i, loss in enumerate(losses):
+                grads = torch.autograd.grad(loss, params, retain_graph=i < len(losses) - 1, allow_unused=True)
+                norms = [g.norm(2) for g in grads if g is not None]
+                scores.append(float(torch.stack(norms).mean()))
+    finally:
+        for p, flag in zip(params, saved_flags):
+            p.requires_grad_(flag)
+    return scores
+
+
+def _content_losses(model, batch: dict[str, torch.Tensor], eos_token_id: int | None) -> list[torch.Tensor]:
+    mask = batch["attention_mask"]
+    with torch.enable_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=mask,
+                       position_ids=position_ids_from_mask(mask)).logits
+        targets = batch["labels"][:, 1:]
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        losses = []
+        for row_logp, row_targets in zip(logp, targets):
+            scored = (row_targets != IGNORE_INDEX).nonzero().squeeze(-1)
+            if len(scored) > 1 and int(row_targets[scored[-1]]) == eos_token_id:
+                scored = scored[:-1]
+            token_lp = row_logp[scored].gather(-1, row_targets[scored].unsqueeze(-1))
+            losses.append(-token_lp.mean())
+    return losses
