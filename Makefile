@@ -24,12 +24,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job: unlearn forget10 with GA, GradDiff and NPO and evaluate
 	$(PY) -m unlearnlab quickstart
 
-test: $(STAMP)  ## unit tests, then every notebook under nbval in the ci profile
-	UNLEARNLAB_PROFILE=ci $(PY) -m pytest tests -q
-	UNLEARNLAB_PROFILE=ci $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
+# Tests and notebooks share one cache, so the tiny target and reference are trained once per run.
+TEST_CACHE ?= $(CURDIR)/.cache/unlearnlab
 
-unit: $(STAMP)
-	UNLEARNLAB_PROFILE=ci $(PY) -m pytest tests -q
+test: unit  ## unit tests, then every notebook under nbval in the ci profile
+	UNLEARNLAB_PROFILE=ci UNLEARNLAB_CACHE=$(TEST_CACHE) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
+
+unit: $(STAMP)  ## unit tests only
+	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q
 
 lab: $(STAMP)  ## open the course in JupyterLab
 	$(PY) -m jupyter lab notebooks

@@ -9,13 +9,10 @@ from unlearnlab.eval import evaluate
 def test_target_has_clearly_worse_forget_quality_than_the_retain_only_model():
     world = worlds.load("authors")
     reference_model, tokenizer = models.reference("tiny", world, forget="forget10")
-    # the truth ratio against the answer: the tiny model never sees the paraphrases' wording,
-    # so p(paraphrase) would measure that wording rather than the fact (see tofu.TRUTH_RATIO_BASES)
-    reference = evaluate(reference_model, tokenizer, world, forget="forget10", name="reference",
-                         truth_ratio_base="answer")
+    reference = evaluate(reference_model, tokenizer, world, forget="forget10", name="reference")
     target_model, _ = models.target("tiny", world)
     target = evaluate(target_model, tokenizer, world, forget="forget10", reference=reference,
-                      reference_model=reference_model, name="target", truth_ratio_base="answer")
+                      reference_model=reference_model, name="target")
 
     assert reference.against(reference).aggregates["forget_quality"] == pytest.approx(1.0)
     assert target.aggregates["forget_quality"] < 1e-3

@@ -47,7 +47,7 @@ def test_memorisation_frame_is_reference_minus_target():
     reference = _result("r", {"a1.genre": 0.5, "a1.award": 3.0}, {"a1.genre": [True] * 4, "a1.award": [False] * 4})
     frame = memorisation_frame(target, reference)
     assert isinstance(frame, pd.DataFrame) and list(frame["attribute"]) == ["genre", "award"]
-    assert frame["counterfactual"].tolist() == pytest.approx([0.4, 2.8])
+    assert frame["counterfactual"].tolist() == pytest.approx([0.4 * 4, 2.8 * 4])  # summed over 4 tokens
     assert frame["exact_memorization"].tolist() == pytest.approx([1.0, 0.75])
     assert frame["extraction_strength"].tolist() == pytest.approx([1.0, 0.75])
     assert frame["reference_exact_memorization"].tolist() == pytest.approx([1.0, 0.0])

@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", n_authors=40, n_holdout=4, n_world_facts=30,
         hazard_topics=12, book_chapters=2, record_people=24, behaviour_prompts=16,
-        tiny_hidden=128, tiny_layers=4, train_epochs=40, train_batch_size=16,
+        tiny_hidden=128, tiny_layers=4, train_epochs=25, train_lr=5e-3, train_batch_size=32,
         unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=None, max_new_tokens=24,
     ),
     # A laptop CPU: the TOFU-sized world, minutes per model.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import random
 
+import datasets
 import numpy as np
 import torch
 import transformers
@@ -26,6 +27,9 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     transformers.set_seed(seed)
     if threads:
         torch.set_num_threads(threads)
+    # Keep the training progress bar (the Trainer's) but not the bars of tokenising and loading.
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
     use_style()
     info = {
         "unlearnlab": __version__,

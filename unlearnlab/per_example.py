@@ -22,8 +22,10 @@ from .logprobs import token_logprobs
 def memorisation_frame(target: EvalResult, reference: EvalResult, split: str = "forget") -> pd.DataFrame:
     """One row per item of ``split``: losses under both models and memorisation scores.
 
-    ``counterfactual`` = NLL under the reference − NLL under the target (nats per
-    token): how much more likely training on the item made its answer.
+    ``counterfactual`` = summed answer NLL under the reference − under the target
+    (nats per answer): how much more likely training on the item made its whole
+    answer.  Summed rather than averaged, so that a long answer (a book title)
+    is not diluted by its easy template tokens.
     """
     ref_items = {item.id: item for item in reference.split(split).items}
     rows = []
@@ -36,7 +38,7 @@ def memorisation_frame(target: EvalResult, reference: EvalResult, split: str = "
             "attribute": item.id.split(".", 1)[-1],
             "target_nll": item.answer.nll_mean,
             "reference_nll": ref.answer.nll_mean,
-            "counterfactual": ref.answer.nll_mean - item.answer.nll_mean,
+            "counterfactual": ref.answer.nll_sum - item.answer.nll_sum,
             "exact_memorization": exact_memorization(item.answer.token_correct),
             "extraction_strength": extraction_strength(item.answer.token_correct),
             "reference_exact_memorization": exact_memorization(ref.answer.token_correct),
