@@ -60,3 +60,19 @@ def test_widgets_wrap_the_same_functions(tiny_lm):
     box = answer_explorer({"m": model}, tokenizer, {"a": ITEMS, "b": ITEMS[:1]}, n=1)
     box.children[0].value = "b"  # switching the split re-renders without error
     token_loss_explorer({"m": model}, tokenizer, ITEMS).children[0].value = 1
+
+
+def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
+    from unlearnlab.answers import answers_during_unlearning
+    from unlearnlab.widgets import step_explorer
+
+    model, tokenizer = tiny_lm
+    model, _ = finetune(model, tokenizer, ITEMS, epochs=60, learning_rate=1e-2, batch_size=2,
+                        weight_decay=0.0, progress=False)
+    model, log, snapshots = answers_during_unlearning(
+        model, tokenizer, "ga", forget=ITEMS[:1], retain=ITEMS[1:], items=ITEMS, every=2,
+        max_steps=6, learning_rate=5e-3, batch_size=1, max_new_tokens=12, progress=False)
+    assert sorted(snapshots) == [e["step"] for e in log.evals] == [0, 2, 4, 6]
+    assert snapshots[0]["answer"].tolist() == [i["answer"] for i in ITEMS]  # memorised before
+    assert snapshots[6]["answer ROUGE-L"][0] < 1.0  # the forget answer dissolved
+    step_explorer(snapshots).children[0].value = 6

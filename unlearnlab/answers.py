@@ -30,3 +30,26 @@ def answers_table(models: Mapping[str, object], tokenizer, items: Sequence[dict]
             table[f"{name} ROUGE-L"] = [rouge_scores(answer, truth)["rougeL_recall"]
                                         for answer, truth in zip(table[name], table["truth"])]
     return table
+
+
+def answers_during_unlearning(model, tokenizer, method: str, forget, retain, items: Sequence[dict],
+                              every: int = 5, max_new_tokens: int = 32, **settings):
+    """Unlearn while recording every model's answers to ``items`` every ``every`` steps.
+
+    Returns ``(model, log, snapshots)`` where ``snapshots`` maps an optimiser
+    step to the answers table at that step (column ``answer``), so a learner can
+    watch an answer dissolve step by step.
+    """
+    from .engine import unlearn
+
+    tables: list[pd.DataFrame] = []
+
+    def record(current) -> dict[str, float]:
+        table = answers_table({"answer": current}, tokenizer, items, max_new_tokens, with_rouge=True)
+        tables.append(table)
+        return {"mean_rougeL_recall": float(table["answer ROUGE-L"].mean())}
+
+    model, log = unlearn(model, tokenizer, method, forget=forget, retain=retain, eval_fn=record,
+                         eval_every=every, **settings)
+    snapshots = {entry["step"]: table for entry, table in zip(log.evals, tables)}
+    return model, log, snapshots
