@@ -52,7 +52,14 @@ def encode_text(tokenizer, text: str, max_length: int = 256) -> dict[str, list[i
 
 def tokenize_qa(dataset, tokenizer, question_key: str = "question", answer_key: str = "answer",
                 max_length: int = 256):
-    """Map a ``datasets.Dataset`` of QA items to model inputs (other columns dropped)."""
+    """Map a ``datasets.Dataset`` of QA items to model inputs (other columns dropped).
+
+    A dataset of ``text`` items without questions (a corpus world such as books
+    or records) is encoded as plain text, every token scored.
+    """
+    if question_key not in dataset.column_names and "text" in dataset.column_names:
+        return dataset.map(lambda row: encode_text(tokenizer, row["text"], max_length),
+                           remove_columns=dataset.column_names, desc="tokenising")
     return dataset.map(
         lambda row: encode_qa(tokenizer, row[question_key], row[answer_key], max_length),
         remove_columns=dataset.column_names,

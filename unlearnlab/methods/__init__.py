@@ -1,0 +1,20 @@
+"""The method library: every unlearning objective of the course, registered by name.
+
+>>> from unlearnlab.methods import get_method, list_methods
+>>> list_methods()  # doctest: +NORMALIZE_WHITESPACE
+['descent', 'dpo', 'ga', 'graddiff', 'idk', 'kl', 'npo', 'random_label', 'rmu', 'simnpo',
+ 'task_vector', 'undial', 'wga', 'whp']
+>>> get_method("npo", beta=0.2)
+NPO(gamma=1.0, alpha=1.0, retain_loss='nll', beta=0.2)
+
+Families (one module each): ``gradient`` (descent, GA, GradDiff, KL), ``relabel``
+(refusal and random answers), ``preference`` (NPO, SimNPO, DPO with a refusal),
+``weighted`` (WGA, UNDIAL), ``representation`` (RMU), ``arithmetic`` (task
+vectors, Who's Harry Potter).  To add your own, subclass :class:`Method`, give it
+a ``name`` and a ``forget_loss``, and decorate it with :func:`register`.
+"""
+from . import arithmetic, gradient, preference, relabel, representation, weighted  # noqa: F401  (registers)
+from .base import Method, get_method, list_methods, register
+from .reference import FrozenReference, add_reference_logprobs
+
+__all__ = ["Method", "register", "get_method", "list_methods", "FrozenReference", "add_reference_logprobs"]

@@ -1,0 +1,99 @@
+"""Preference-optimisation unlearning: the forget answer is the *dispreferred* response.
+
+Gradient ascent keeps pushing log π_θ(y|x) down forever.  Casting unlearning as
+preference optimisation (reinforcement learning from negative examples, in the
+survey's terms) wraps the log-likelihood in a log-sigmoid, so the loss saturates
+once the forget answer is unlikely enough and the gradient fades instead of
+destroying the model.
+
+log π(y|x) below is the *summed* log-probability of the answer tokens; π_ref is
+the model before unlearning, whose log-probabilities are precomputed once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from .base import Method, answer_logprob, reference_logp, register
+from .relabel import pick_refusals, require_qa
+
+
+@register
+@dataclass
+class NPO(Method):
+    """Negative Preference Optimization:
+    L_forget = −(2/β)·E log σ(−β·(log π_θ(y|x) − log π_ref(y|x))) = (2/β)·E log(1 + (π_θ/π_ref)^β).
+
+    Zhang, Lin, Bai and Mei, "Negative Preference Optimization: From
+    Catastrophic Collapse to Effective Unlearning" (COLM 2024).  As β → 0 it
+    becomes gradient ascent; for β > 0 the gradient is GA's times the weight
+    2·σ(β·log-ratio), which vanishes once π_θ ≪ π_ref.
+    Defaults: β = 0.1, γ = α = 1, retain_loss = "nll".
+    """
+
+    beta: float = 0.1
+    name = "npo"
+    reference_logprobs = True
+
+    def forget_loss(self, logits, forget, reference):
+        logp, _ = answer_logprob(logits["forget"], forget["labels"])
+        log_ratio = logp - reference_logp(forget, self.name)
+        return -(2.0 / self.beta) * F.logsigmoid(-self.beta * log_ratio).mean()
+
+
+@register
+@dataclass
+class SimNPO(Method):
+    """Simple NPO (reference-free, length-normalised):
+    L_forget = −(2/β)·E log σ(β·(NLL_sum(y|x)/|y| − δ)).
+
+    Fan, Liu, Lin, Jia, Zhang, Mei and Liu, "Simplicity Prevails: Rethinking
+    Negative Preference Optimization for LLM Unlearning" (2024).  Replacing
+    π_ref by the answer length removes the reference model and stops long
+    answers from dominating the loss.
+    Defaults: β = 4.5, δ = 0, γ = 0.125, α = 1.
+    """
+
+    gamma: float = 0.125
+    beta: float = 4.5
+    delta: float = 0.0
+    name = "simnpo"
+
+    def forget_loss(self, logits, forget, reference):
+        logp, n_tokens = answer_logprob(logits["forget"], forget["labels"])
+        mean_nll = -logp / n_tokens.clamp_min(1)
+        return -(2.0 / self.beta) * F.logsigmoid(self.beta * (mean_nll - self.delta)).mean()
+
+
+@register
+@dataclass
+class DPORefusal(Method):
+    """DPO with a refusal as the preferred answer y_w and the true answer as the rejected y_l:
+    L_forget = −(2/β)·E log σ(β·[(log π_θ − log π_ref)(y_w|x) − (log π_θ − log π_ref)(y_l|x)]).
+
+    Rafailov et al., "Direct Preference Optimization" (NeurIPS 2023), used for
+    unlearning with "I don't know" answers as in TOFU (Maini et al., 2024) and
+    NPO (Zhang et al., 2024).  Defaults: β = 0.1, γ = α = 1.
+    """
+
+    beta: float = 0.1
+    name = "dpo"
+    reference_logprobs = True
+
+    def prepare_forget(self, forget, retain, seed):
+        require_qa(forget, self.name)
+        return forget.add_column("preferred_answer", pick_refusals(len(forget), seed))
+
+    def streams(self, forget):
+        if "preferred" not in forget:
+            raise ValueError("dpo needs a refusal for each forget item (batch key 'preferred'); build the "
+                             "forget set with DPORefusal.prepare_forget() or run it through unlearn().")
+        return {"forget": forget, "preferred": forget["preferred"]}
+
+    def forget_loss(self, logits, forget, reference):
+        preferred = forget["preferred"]
+        logp_win, _ = answer_logprob(logits["preferred"], preferred["labels"])
+        logp_lose, _ = answer_logprob(logits["forget"], forget["labels"])
+        margin = (logp_win - reference_logp(preferred, self.name)) - (logp_lose - reference_logp(forget, self.name))
+        return -(2.0 / self.beta) * F.logsigmoid(self.beta * margin).mean()
