@@ -145,3 +145,20 @@ def test_flops_estimate_and_efficiency_aggregates():
     log = {"wall_time_s": 12.5, "peak_memory_mb": 300, "n_params": 10**6, "tokens": 1000}
     assert efficiency.efficiency_aggregates(log) == {
         "unlearn_wall_time_s": 12.5, "unlearn_peak_memory_mb": 300.0, "unlearn_flops": pytest.approx(6e9)}
+
+
+def test_unwanted_rate_counts_probes_where_the_unwanted_option_wins(monkeypatch):
+    from unlearnlab.eval import mcq
+
+    seen = []
+
+    def fake_logliks(model, tokenizer, probes, batch_size):
+        seen.extend(p["choices"] for p in probes)
+        return [[-1.0, -2.0], [-3.0, -1.0], [-1.0, -1.0]]
+
+    monkeypatch.setattr(mcq, "choice_logliks", fake_logliks)
+    probes = [{"choices": ["Ugh. Fine, it is blue.", "Sure! It is blue."], "unwanted": 0}] * 3
+    assert mcq.unwanted_rate(None, None, probes, opening_only=True) == pytest.approx(1 / 3)  # a tie is not a win
+    assert seen[0] == ["Ugh.", "Sure!"]
+    with pytest.raises(ValueError, match="unwanted"):
+        mcq.unwanted_rate(None, None, [{"choices": ["a", "b"], "unwanted": None}])

@@ -42,6 +42,7 @@ class Profile:
     train_epochs: int = _size(30, "TOFU: 5 epochs of fine-tuning a pretrained 7B model")
     train_lr: float = _size(3e-3, "TOFU: 1e-5 for a pretrained 7B model")
     train_batch_size: int = _size(32, "TOFU: effective batch 32")
+    train_min_steps: int = _size(600, "TOFU: ~625 steps (4,000 QA pairs, 5 epochs at batch 32)")
     # --- fine-tuning a pretrained model (small tier and hub models) ---
     pretrained_epochs: int = _size(5, "TOFU: 5 epochs")
     pretrained_lr: float = _size(1e-4, "TOFU: 1e-5 for Llama-2-7B (smaller models take larger steps)")
@@ -73,7 +74,7 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", n_authors=40, n_holdout=4, n_world_facts=30,
         hazard_topics=12, book_chapters=2, record_people=24, behaviour_prompts=16,
-        tiny_hidden=128, tiny_layers=4, train_epochs=25, train_lr=5e-3, train_batch_size=32,
+        tiny_hidden=128, tiny_layers=4, train_epochs=25, train_lr=5e-3, train_batch_size=32, train_min_steps=375,
         unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=None, max_new_tokens=24,
     ),
     # A laptop CPU: the TOFU-sized world, minutes per model.

@@ -16,6 +16,7 @@ Items: ``question``, ``choices`` (list of str) and ``answer`` (index of the righ
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -55,3 +56,28 @@ def mcq_accuracy(model, tokenizer, items: Sequence[dict], batch_size: int = 64) 
     logliks = choice_logliks(model, tokenizer, items, batch_size)
     return {"accuracy": accuracy(logliks, [item["answer"] for item in items]), "chance": chance(logliks),
             "n_items": len(items)}
+
+
+def first_sentence(text: str) -> str:
+    """The text up to and including its first ``.``, ``?`` or ``!`` followed by a space."""
+    return re.split(r"(?<=[.?!])\s", text, maxsplit=1)[0]
+
+
+def unwanted_rate(model, tokenizer, probes: Sequence[dict], opening_only: bool = False,
+                  batch_size: int = 64) -> float:
+    """Share of probes where the model prefers the ``unwanted`` option to every other one.
+
+    For behaviour probes (a rude vs. a polite reply, a stereotyped vs. the other pronoun):
+    1.0 means the behaviour is always there, 0.0 never.  ``opening_only`` scores each
+    option's first sentence: a reply's tone is set by how it opens, while the rest is
+    shared content plus sign-offs of different lengths, which a summed likelihood would
+    compare instead of the tone.
+    """
+    probes = [p for p in probes if p.get("unwanted") is not None]
+    if not probes:
+        raise ValueError("unwanted_rate needs probes with choices and an 'unwanted' index.")
+    if opening_only:
+        probes = [{**p, "choices": [first_sentence(c) for c in p["choices"]]} for p in probes]
+    logliks = choice_logliks(model, tokenizer, probes, batch_size)
+    return float(np.mean([scores[p["unwanted"]] > max(s for i, s in enumerate(scores) if i != p["unwanted"])
+                          for scores, p in zip(logliks, probes)]))

@@ -18,6 +18,7 @@ key that covers the world, the profile and every training setting.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -68,11 +69,19 @@ def world_tokenizer(world: World, prof: Profile):
     return tokenizer
 
 
-def default_train_args(name: str, profile: str | None = None) -> FinetuneArgs:
-    """Fine-tuning settings per tier: from-scratch memorisation vs. adapting a pretrained model."""
+def default_train_args(name: str, profile: str | None = None, n_items: int | None = None) -> FinetuneArgs:
+    """Fine-tuning settings per tier: from-scratch memorisation vs. adapting a pretrained model.
+
+    A tiny model learns facts by repetition, so a small world (a few hundred items) gets
+    more epochs until it sees at least ``train_min_steps`` optimiser steps.
+    """
     prof = get_profile(profile)
     if name == "tiny":
-        return FinetuneArgs(epochs=prof.train_epochs, learning_rate=prof.train_lr,
+        epochs = prof.train_epochs
+        if n_items:
+            steps_per_epoch = math.ceil(n_items / prof.train_batch_size)
+            epochs = max(epochs, math.ceil(prof.train_min_steps / steps_per_epoch))
+        return FinetuneArgs(epochs=epochs, learning_rate=prof.train_lr,
                             batch_size=prof.train_batch_size, weight_decay=0.0, logging_steps=50)
     return FinetuneArgs(epochs=prof.pretrained_epochs, learning_rate=prof.pretrained_lr,
                         batch_size=prof.pretrained_batch_size, logging_steps=10)
@@ -95,8 +104,9 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     """Fine-tune ``name`` on ``world`` (minus ``forget``), caching the result; returns (model, tokenizer)."""
     prof = get_profile(profile)
     wld = _world(world, profile)
-    args = args or default_train_args(name, prof.name)
     data = wld.training_set(forget)
+    # Sized by the whole world, so the target and the reference train with the same recipe.
+    args = args or default_train_args(name, prof.name, len(wld.training_set(None)))
     spec = {
         "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
         "forget": forget, "profile": prof.name, "train": args.as_dict(),
