@@ -1,4 +1,6 @@
 """The per-example views the notebooks use: answers side by side, memorisation, token losses, widgets."""
+import math
+
 import pandas as pd
 import pytest
 
@@ -76,3 +78,68 @@ def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
     assert snapshots[0]["answer"].tolist() == [i["answer"] for i in ITEMS]  # memorised before
     assert snapshots[6]["answer ROUGE-L"][0] < 1.0  # the forget answer dissolved
     step_explorer(snapshots).children[0].value = 6
+
+
+def test_run_explorer_shows_the_chosen_run(monkeypatch):
+    from unlearnlab.widgets import base, run_explorer
+
+    shown = []
+    monkeypatch.setattr(base, "display", shown.append)
+    tables = {0.0: pd.DataFrame({"answer": ["gone"]}), 1.0: pd.DataFrame({"answer": ["kept"]})}
+    box = run_explorer(tables, "λ")
+    assert box.children[0].options == (0.0, 1.0)
+    box.children[0].value = 1.0
+    assert [t["answer"][0] for t in shown] == ["gone", "kept"]
+
+
+def test_npo_beta_explorer_draws_for_each_beta():
+    import matplotlib.pyplot as plt
+
+    from unlearnlab.widgets import npo_beta_explorer
+
+    box = npo_beta_explorer(betas=(0.1, 1.0))
+    box.children[0].value = 1.0  # re-renders without error
+    plt.close("all")
+
+
+def test_forget_loss_curves_plot_ga_and_npo_losses_and_weights():
+    import matplotlib.pyplot as plt
+
+    from unlearnlab.plots import forget_loss_curves
+
+    axes = forget_loss_curves(betas=(0.1, 1.0))
+    assert [len(ax.lines) for ax in axes] == [4, 4]  # GA, two βs, the x = 0 marker
+    weight = axes[1].lines[2].get_ydata()  # NPO with β = 1, from log-ratio −40 to 10
+    assert weight[0] < 1e-6 and abs(weight[-1] - 2 / (1 + math.exp(-10))) < 1e-4
+    plt.close("all")
+
+
+def test_log_ratios_are_differences_of_summed_answer_nll():
+    from unlearnlab.per_example import log_ratios
+
+    def result(nlls):
+        items = [ItemResult(id=f"a{i}", answer=SequenceStats(n / 2, n, 2)) for i, n in enumerate(nlls)]
+        return EvalResult(name="m", splits={"forget": SplitResult(name="forget", source="forget10", items=items)})
+
+    ratios = log_ratios(result([9.0, 2.0]), result([1.0, 2.0]))
+    assert ratios.to_dict() == {"a0": -8.0, "a1": 0.0}
+
+
+def test_loss_probe_reports_the_mean_answer_loss_of_each_set(tiny_lm):
+    import torch
+
+    from unlearnlab.data import encode_qa, pad_batch
+    from unlearnlab.logprobs import loss_probe, mean_answer_loss, mean_nll
+
+    model, tokenizer = tiny_lm
+    batch = pad_batch([encode_qa(tokenizer, r["question"], r["answer"]) for r in ITEMS], tokenizer.pad_token_id)
+    with torch.no_grad():
+        expected = mean_nll(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                            batch["labels"]).item()
+    probe = loss_probe(tokenizer, both=ITEMS, first=ITEMS[:1])
+    losses = probe(model)
+    assert losses["both"] == pytest.approx(expected, rel=1e-5) and set(losses) == {"both", "first"}
+    # batching does not change the mean (it is over tokens, not over batches)
+    assert mean_answer_loss(model, tokenizer, ITEMS, batch_size=1) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="non-empty"):
+        loss_probe(tokenizer, forget=[])

@@ -8,6 +8,7 @@ there is something to forget.
 from __future__ import annotations
 
 import copy
+import math
 
 import datasets
 import pytest
@@ -380,3 +381,19 @@ def test_rmu_moves_forget_activations_towards_the_control_vector(memorised):
     assert forget_mse[-1] < 0.7 * forget_mse[0]
     assert max(log.series("retain")) < 0.05  # retain activations move far less than forget ones
 
+
+
+def test_npo_loss_tends_to_ga_for_small_beta_and_saturates():
+    from unlearnlab.methods.preference import npo_gradient_weight, npo_loss
+
+    log_ratio = torch.tensor([-50.0, -1.0, 0.0, 2.0], dtype=torch.float64)
+    # −(2/β)·log σ(−β r) = (2/β)·log(1 + e^{β r}): 2·log 2 / β at r = 0, → 0 as r → −∞
+    assert npo_loss(log_ratio, 1.0)[2].item() == pytest.approx(2 * math.log(2))
+    assert npo_loss(log_ratio, 1.0)[0].item() < 1e-20
+    small = npo_loss(log_ratio, 1e-6) - 2 * math.log(2) / 1e-6
+    assert small.tolist() == pytest.approx(log_ratio.tolist(), abs=1e-2)  # GA up to a constant
+    weight = npo_gradient_weight(log_ratio, 0.5)
+    assert weight.tolist() == pytest.approx([2 / (1 + math.exp(-0.5 * r)) for r in log_ratio.tolist()])
+    log_ratio.requires_grad_(True)
+    npo_loss(log_ratio, 0.5).sum().backward()
+    assert log_ratio.grad.tolist() == pytest.approx(weight.tolist())

@@ -46,3 +46,29 @@ def answer_nll(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tor
     ).logits
     nll_sum, n_tokens = sequence_nll(logits, batch["labels"].to(device))
     return nll_sum.cpu(), n_tokens.cpu()
+
+
+def mean_answer_loss(model, tokenizer, items, batch_size: int = 64) -> float:
+    """Mean NLL per answer token of QA ``items`` (the training loss, measured without gradients)."""
+    from .data import encode_qa, pad_batch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(items), batch_size):
+        rows = [encode_qa(tokenizer, r["question"], r["answer"]) for r in items[start:start + batch_size]]
+        nll, n = answer_nll(model, pad_batch(rows, tokenizer.pad_token_id))
+        total, count = total + float(nll.sum()), count + int(n.sum())
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def loss_probe(tokenizer, **item_sets):
+    """An ``eval_fn`` for :func:`unlearnlab.unlearn`: the mean answer loss on each named item set.
+
+    ``loss_probe(tok, forget=..., retain=...)`` returns ``model -> {"forget": …, "retain": …}``,
+    cheap enough to call every few steps so the course can plot losses during unlearning.
+    """
+    if not item_sets or any(len(items) == 0 for items in item_sets.values()):
+        raise ValueError("loss_probe needs at least one non-empty item set, e.g. forget=world.items('forget10').")
+    return lambda model: {name: mean_answer_loss(model, tokenizer, items) for name, items in item_sets.items()}

@@ -59,3 +59,15 @@ def token_losses(models: Mapping[str, object], tokenizer, item: dict) -> pd.Data
         logp, mask = token_logprobs(logits, batch["labels"])
         table[name] = (-logp[0][mask[0]]).tolist()
     return table
+
+
+def log_ratios(result: EvalResult, original: EvalResult, split: str = "forget") -> pd.Series:
+    """Per item of ``split``: log π_θ(y|x) − log π_orig(y|x) of the true answer, from two saved results.
+
+    This is the quantity inside NPO's loss (with the model before unlearning as
+    π_ref): 0 before unlearning, very negative once an answer has been pushed down.
+    """
+    original_nll = {item.id: item.answer.nll_sum for item in original.split(split).items if item.answer}
+    return pd.Series({item.id: original_nll[item.id] - item.answer.nll_sum
+                      for item in result.split(split).items if item.answer and item.id in original_nll},
+                     name="log_ratio", dtype=float)

@@ -76,3 +76,32 @@ def token_heatmap(table, ax=None, vmax: float | None = None):
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, label="NLL (nats)", fraction=0.04, pad=0.02)
     return ax
+
+
+def forget_loss_curves(betas=(0.1, 1.0), axes=None, span: float = 40.0):
+    """Gradient ascent's and NPO's forget loss, and their gradient weights, against log π_θ/π_ref.
+
+    Left: the losses (GA's is the log-ratio itself, a straight line down; NPO's
+    flattens at 0).  Right: how hard each pushes, d loss / d log-ratio (GA: always 1;
+    NPO: 2·σ(β·log-ratio), which fades as the answer becomes unlikely).  Returns the axes.
+    """
+    import torch
+
+    from .methods.preference import npo_gradient_weight, npo_loss
+
+    if axes is None:
+        _, axes = figure(ncols=2, width=8.0)
+    log_ratio = torch.linspace(-span, span / 4, 400)
+    x = log_ratio.numpy()
+    axes[0].plot(x, x, color=COLORS["target"], label="gradient ascent")
+    axes[1].plot(x, [1.0] * len(x), color=COLORS["target"], label="gradient ascent")
+    for beta, color in zip(betas, [COLORS["method"], COLORS["retain"], COLORS["reference"], COLORS["neutral"]]):
+        axes[0].plot(x, npo_loss(log_ratio, beta).numpy(), color=color, label=f"NPO β={beta:g}")
+        axes[1].plot(x, npo_gradient_weight(log_ratio, beta).numpy(), color=color, label=f"NPO β={beta:g}")
+    axes[0].set_ylabel("forget loss")
+    axes[1].set_ylabel("gradient weight")
+    for ax in axes:
+        ax.set_xlabel("log π_θ(y|x) − log π_ref(y|x)  (← forgotten)")
+        ax.axvline(0, color=COLORS["neutral"], lw=0.8, ls=":")
+    axes[1].legend()
+    return axes

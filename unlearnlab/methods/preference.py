@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 
 from .base import Method, answer_logprob, reference_logp, register
@@ -38,8 +39,22 @@ class NPO(Method):
 
     def forget_loss(self, logits, forget, reference):
         logp, _ = answer_logprob(logits["forget"], forget["labels"])
-        log_ratio = logp - reference_logp(forget, self.name)
-        return -(2.0 / self.beta) * F.logsigmoid(-self.beta * log_ratio).mean()
+        return npo_loss(logp - reference_logp(forget, self.name), self.beta).mean()
+
+
+def npo_loss(log_ratio: torch.Tensor, beta: float) -> torch.Tensor:
+    """NPO's forget loss per item, −(2/β)·log σ(−β·log_ratio), with log_ratio = log π_θ(y|x) − log π_ref(y|x).
+
+    Gradient ascent's loss is log_ratio itself (up to a constant): it falls without
+    bound as the answer becomes unlikely.  NPO's falls towards 0 and flattens, which
+    is why it stops pushing once the answer is forgotten (chapter 05 plots both).
+    """
+    return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio)
+
+
+def npo_gradient_weight(log_ratio: torch.Tensor, beta: float) -> torch.Tensor:
+    """d(NPO loss)/d(log_ratio) = 2·σ(β·log_ratio): GA's gradient (1 for ascent) scaled down as the answer fades."""
+    return 2.0 * torch.sigmoid(beta * log_ratio)
 
 
 @register

@@ -6,7 +6,8 @@ module per topic; all share :func:`~unlearnlab.widgets.base.explorer`.
 """
 from .answers import answer_explorer
 from .memorisation import token_loss_explorer
-from .training import step_explorer
+from .training import npo_beta_explorer, run_explorer, step_explorer
 from .world import author_explorer
 
-__all__ = ["answer_explorer", "author_explorer", "step_explorer", "token_loss_explorer"]
+__all__ = ["answer_explorer", "author_explorer", "npo_beta_explorer", "run_explorer", "step_explorer",
+           "token_loss_explorer"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Mapping
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..plots import forget_loss_curves
 from .base import explorer
 
 
@@ -17,3 +19,25 @@ def step_explorer(snapshots: Mapping[int, pd.DataFrame]) -> widgets.VBox:
     slider = widgets.SelectionSlider(options=sorted(snapshots), description="step",
                                      layout=widgets.Layout(width="60%"))
     return explorer(slider, lambda step: snapshots[step])
+
+
+def run_explorer(tables: Mapping[object, pd.DataFrame], description: str = "run") -> widgets.VBox:
+    """A slider over precomputed runs (e.g. one per λ) showing each run's table, in the given order.
+
+    ``tables`` maps a setting to a table such as :func:`unlearnlab.answers.answers_table` returns.
+    """
+    slider = widgets.SelectionSlider(options=list(tables), description=description,
+                                     layout=widgets.Layout(width="60%"))
+    return explorer(slider, lambda key: tables[key])
+
+
+def npo_beta_explorer(betas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0)) -> widgets.VBox:
+    """A slider over β redrawing :func:`unlearnlab.plots.forget_loss_curves` for that β."""
+    slider = widgets.SelectionSlider(options=list(betas), value=0.1 if 0.1 in betas else betas[0],
+                                     description="β", layout=widgets.Layout(width="60%"))
+
+    def render(beta):
+        forget_loss_curves(betas=(beta,))
+        plt.show()  # inside the explorer's output area
+
+    return explorer(slider, render)
