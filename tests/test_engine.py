@@ -214,3 +214,13 @@ def test_text_items_are_supported(tiny_lm):
                                          {"text": "Ben Marrow writes mystery novels."}])
     _, log = unlearn(model, tok, "simnpo", corpus, alpha=0.0, **QUICK)
     assert len(log.steps) == 4 and all(math.isfinite(s["loss"]) for s in log.steps)
+
+
+def test_unlearn_and_evaluate_are_at_the_top_level():
+    import unlearnlab
+    from unlearnlab.engine import unlearn as engine_unlearn
+    from unlearnlab.eval import evaluate
+
+    assert unlearnlab.unlearn is engine_unlearn and unlearnlab.evaluate is evaluate
+    with pytest.raises(AttributeError):
+        unlearnlab.no_such_thing
