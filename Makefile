@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # Idle OpenMP threads sleep instead of spinning: on a small shared CPU spinning halves throughput.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test unit lab book bench badges clean-venv
+.PHONY: demo test unit integration lab book bench badges clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,14 @@ demo: $(STAMP)  ## the main job: unlearn forget10 with GA, GradDiff and NPO and 
 # Tests and notebooks share one cache, so the tiny target and reference are trained once per run.
 TEST_CACHE ?= $(CURDIR)/.cache/unlearnlab
 
-test: unit  ## unit tests, then every notebook under nbval in the ci profile
+test: unit integration  ## unit tests, integration tests, then every notebook under nbval (ci profile)
 	UNLEARNLAB_PROFILE=ci UNLEARNLAB_CACHE=$(TEST_CACHE) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
 
-unit: $(STAMP)  ## unit tests only
-	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q
+unit: $(STAMP)  ## unit tests only (no model is trained for more than a few seconds; about 2 minutes)
+	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m "not slow"
+
+integration: $(STAMP)  ## tests that train the tiny models of each world and run the quickstart end to end
+	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m slow --durations=10
 
 lab: $(STAMP)  ## open the course in JupyterLab
 	$(PY) -m jupyter lab notebooks

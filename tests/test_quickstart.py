@@ -22,8 +22,11 @@ def test_quickstart_forgets_and_keeps_utility(tmp_path):
         assert s[method]["forget_quality"] > target["forget_quality"], f"{method} moved toward retraining"
     for method in ("graddiff", "npo"):
         assert s[method]["model_utility"] > 0.6 * target["model_utility"], f"{method} kept utility"
-        assert s[method]["retain_rougeL_recall"] > 0.6, f"{method} still answers retain questions"
+    assert s["ga"]["model_utility"] < 0.1 * target["model_utility"], "unbounded GA collapses"
+    assert s["npo"]["retain_rougeL_recall"] > 0.6, "npo still answers retain questions"
+    assert s["graddiff"]["retain_rougeL_recall"] > s["ga"]["retain_rougeL_recall"] + 0.3, "the retain term helps"
     assert reference["forget_rougeL_recall"] < target["forget_rougeL_recall"]
+    assert reference["forget_quality"] > 0.99, "the reference is indistinguishable from itself"
 
     with pytest.raises(FileExistsError, match="--overwrite"):
         quickstart.run(out=out)

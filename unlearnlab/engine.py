@@ -235,9 +235,9 @@ def resolve_defaults(args: UnlearnArgs, model) -> UnlearnArgs:
 def default_learning_rate(model) -> float:
     """3e-4 for tiny from-scratch models (trained at 3e-3 to 5e-3), else 1e-5 (TOFU's rate for 7B models).
 
-    On the ci-profile authors world, 3e-4 for 5 epochs lets GradDiff and NPO
-    forget most of forget10 while keeping most retain answers; 1e-3 makes
-    GradDiff lose the retain set too.
+    On the ci-profile authors world, 3e-4 for 5 epochs lets NPO forget most of
+    forget10 while keeping most retain answers and GradDiff about half of them
+    (the quickstart's figures); 1e-3 makes GradDiff lose most of the retain set too.
     """
     n_params = sum(p.numel() for p in model.parameters())
     return 3e-4 if n_params < SMALL_MODEL_PARAMS else 1e-5

@@ -44,7 +44,7 @@ def run(out: str | Path | None = None, forget: str = "forget10", methods=METHODS
 
     reference, tokenizer = models.reference(model, world, forget=forget)
     ref_result = evaluate(reference, tokenizer, world, forget=forget, name="reference")
-    results = {"reference": ref_result}
+    results = {"reference": ref_result.against(ref_result)}  # judged against itself: forget quality 1
     target, _ = models.target(model, world)
     results["target"] = evaluate(target, tokenizer, world, forget=forget, reference=ref_result, name="target")
     del target
