@@ -112,3 +112,10 @@ def test_small_tier_loads_offline_from_gguf(monkeypatch):
     with torch.no_grad():
         logits = model(**prompt).logits[0, -1]
     assert tokenizer.decode(logits.argmax()).strip() == "Paris"
+    # the GGUF weights are de-quantised on load, so the model trains like any dense one
+    item = [{"question": "What is the capital of France?", "answer": "The capital of France is Paris."}]
+    weight = model.model.layers[0].mlp.down_proj.weight
+    before = weight.detach().clone()
+    model, _ = finetune(model, tokenizer, item, epochs=1, batch_size=1, learning_rate=1e-4, warmup_ratio=0.0,
+                        progress=False)
+    assert not model.is_quantized and not torch.equal(before, model.model.layers[0].mlp.down_proj.weight)

@@ -76,8 +76,23 @@ def load_pretrained(source: str | Path, dtype: torch.dtype = torch.float32, gguf
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    if gguf_file:
+        mark_dense(model)
     prepare_tokenizer(tokenizer, model)
     return model, tokenizer
+
+
+def mark_dense(model) -> None:
+    """Unmark a model loaded from GGUF as quantized, so that it can be fine-tuned and unlearned.
+
+    transformers de-quantises GGUF weights into ordinary ``dtype`` tensors on load but
+    keeps a GGUF "quantizer" on the model, and ``Trainer`` then refuses to train it
+    ("purely quantized models").  The weights really are dense, so the marks go.
+    """
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
 
 
 def prepare_tokenizer(tokenizer, model=None) -> None:
