@@ -1,18 +1,10 @@
 """The behaviour world: rude answers to one class, a profession–pronoun association, probes."""
-import filecmp
 
 import pytest
 
 from unlearnlab import models, worlds
 from unlearnlab.eval.mcq import unwanted_rate
 from unlearnlab.worlds import behaviour
-from unlearnlab.worlds.base import data_root
-
-
-def test_regeneration_is_byte_identical(tmp_path):
-    behaviour.main(["--out", str(tmp_path)])
-    for split in behaviour.SPLITS:
-        assert filecmp.cmp(tmp_path / f"{split}.jsonl", data_root() / "behaviour" / f"{split}.jsonl", shallow=False)
 
 
 def test_profile_sizes():
