@@ -42,8 +42,10 @@ lab: $(STAMP)  ## open the course in JupyterLab
 book: $(STAMP)  ## the course website in book/_build/html, built offline
 	$(PY) book/build.py
 
-bench: $(STAMP)  ## speed and memory figures (printed, not asserted)
+bench: $(STAMP)  ## speed, memory and quality figures (printed, not asserted); the small tier: see README
 	$(PY) -m unlearnlab.bench targets
+	$(PY) -m unlearnlab.eval.bench --trained
+	$(PY) -m unlearnlab.models.bench tiny
 
 badges:  ## rewrite the Colab badge and install cell of every notebook from pyproject.toml
 	$(PYTHON) book/badges.py
