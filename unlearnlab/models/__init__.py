@@ -104,9 +104,10 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     """Fine-tune ``name`` on ``world`` (minus ``forget``), caching the result; returns (model, tokenizer)."""
     prof = get_profile(profile)
     wld = _world(world, profile)
-    data = wld.training_set(forget)
+    full = wld.training_set(None)
+    data = full if forget is None else wld.training_set(forget)
     # Sized by the whole world, so the target and the reference train with the same recipe.
-    args = args or default_train_args(name, prof.name, len(wld.training_set(None)))
+    args = args or default_train_args(name, prof.name, len(full))
     spec = {
         "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
         "forget": forget, "profile": prof.name, "train": args.as_dict(),

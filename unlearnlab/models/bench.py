@@ -25,20 +25,18 @@ import numpy as np
 
 from .. import worlds
 from ..config import get_profile
-from ..data import encode_prompt
+from ..answers import answers_table
 from ..devices import describe
-from ..eval.generation import exact_match, greedy_generate, rouge_scores
+from ..eval.generation import exact_match
 from ..train import finetune
 from . import default_train_args, load, reference, target
 
 
 def answer_scores(model, tokenizer, items, max_new_tokens: int) -> dict[str, float]:
     """Exact match and ROUGE-L recall of greedy answers to ``items``."""
-    prompts = [encode_prompt(tokenizer, item["question"]) for item in items]
-    answers = greedy_generate(model, tokenizer, prompts, max_new_tokens)
-    return {"exact_match": float(np.mean([exact_match(a, i["answer"]) for a, i in zip(answers, items)])),
-            "rougeL_recall": float(np.mean([rouge_scores(a, i["answer"])["rougeL_recall"]
-                                            for a, i in zip(answers, items)]))}
+    table = answers_table({"model": model}, tokenizer, items, max_new_tokens, with_rouge=True)
+    return {"exact_match": float(np.mean([exact_match(a, t) for a, t in zip(table["model"], table["truth"])])),
+            "rougeL_recall": float(table["model ROUGE-L"].mean())}
 
 
 def bench_tiny(profile: str, forget: str) -> None:

@@ -16,9 +16,7 @@ def step_explorer(snapshots: Mapping[int, pd.DataFrame]) -> widgets.VBox:
 
     ``snapshots`` comes from :func:`unlearnlab.answers.answers_during_unlearning`.
     """
-    slider = widgets.SelectionSlider(options=sorted(snapshots), description="step",
-                                     layout=widgets.Layout(width="60%"))
-    return explorer(slider, lambda step: snapshots[step])
+    return run_explorer({step: snapshots[step] for step in sorted(snapshots)}, "step")
 
 
 def run_explorer(tables: Mapping[object, pd.DataFrame], description: str = "run") -> widgets.VBox:
