@@ -43,9 +43,9 @@ book: $(STAMP)  ## the course website in book/_build/html, built offline
 	$(PY) book/build.py
 
 bench: $(STAMP)  ## speed, memory and quality figures (printed, not asserted); the small tier: see README
-	$(PY) -m unlearnlab.bench targets
-	$(PY) -m unlearnlab.eval.bench --trained
-	$(PY) -m unlearnlab.models.bench tiny
+	$(PY) -m unlearnlab.perf.engine targets
+	$(PY) -m unlearnlab.perf.evaluation --trained
+	$(PY) -m unlearnlab.perf.models tiny
 
 badges:  ## rewrite the Colab badge and install cell of every notebook from pyproject.toml
 	$(PYTHON) book/badges.py

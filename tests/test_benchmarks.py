@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from unlearnlab import benchmarks
-from unlearnlab.benchmarks import muse, sources, tofu, wmdp
+from unlearnlab import public as benchmarks
+from unlearnlab.public import muse, sources, tofu, wmdp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOFU_SPLITS = ["full", "forget01", "retain99", "retain_perturbed", "real_authors", "world_facts", "holdout01"]

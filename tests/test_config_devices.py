@@ -63,7 +63,8 @@ def test_device_can_be_forced(monkeypatch):
     assert devices.device().type == "cpu"
 
 
-def test_device_prints_its_choice(capsys, monkeypatch):
+def test_device_logs_its_choice(caplog, monkeypatch):
     monkeypatch.setenv("UNLEARNLAB_DEVICE", "cpu")
-    devices.device(verbose=True)
-    assert "unlearnlab device: cpu" in capsys.readouterr().out
+    with caplog.at_level("INFO", logger="unlearnlab"):
+        devices.device(verbose=True)
+    assert "device: cpu" in caplog.text

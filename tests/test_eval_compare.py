@@ -2,8 +2,9 @@
 import matplotlib.pyplot as plt
 import pytest
 
-from unlearnlab.eval import EvalResult, compare, distance_to_retrain, pareto_front, plot_pareto
-from unlearnlab.plots import COLORS
+from unlearnlab.eval import EvalResult, compare, distance_to_retrain, pareto_front
+from unlearnlab.notebook import plot_pareto
+from unlearnlab.notebook import COLORS
 
 
 def _result(name: str, **aggregates) -> EvalResult:

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from unlearnlab.data import encode_qa, encode_text, pad_batch
+from unlearnlab.formats import encode_qa, encode_text, pad_batch
 from unlearnlab.eval import evaluate, muse
 from unlearnlab.eval.generation import rouge_scores
-from unlearnlab.logprobs import mean_nll
+from unlearnlab.numerics import mean_nll
 from unlearnlab.models.tiny import build_tiny
 from unlearnlab.worlds.base import World
 

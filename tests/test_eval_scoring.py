@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from unlearnlab.data import encode_prompt, encode_qa, pad_batch
+from unlearnlab.formats import encode_prompt, encode_qa, pad_batch
 from unlearnlab.eval.generation import greedy_generate
 from unlearnlab.eval.scoring import position_ids_from_mask, score_features
-from unlearnlab.logprobs import mean_nll, token_logprobs
+from unlearnlab.numerics import mean_nll, token_logprobs
 from unlearnlab.models.tiny import build_tiny
 
 QA = [

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.stats import hmean, ks_2samp
 
-from unlearnlab.data import encode_prompt, encode_qa, pad_batch
+from unlearnlab.formats import encode_prompt, encode_qa, pad_batch
 from unlearnlab.config import get_profile
 from unlearnlab.eval import EvalResult, evaluate, load_result, mcq, suite
-from unlearnlab.logprobs import answer_nll, mean_nll
+from unlearnlab.numerics import answer_nll, mean_nll
 from unlearnlab.models.tiny import build_tiny
 from unlearnlab.worlds.base import World
 

@@ -4,10 +4,10 @@ import math
 import pandas as pd
 import pytest
 
-from unlearnlab.answers import answers_table
+from unlearnlab.notebook import answers_table
 from unlearnlab.eval.results import EvalResult, ItemResult, SplitResult
 from unlearnlab.eval.scoring import SequenceStats
-from unlearnlab.per_example import memorisation_frame, token_losses
+from unlearnlab.notebook import memorisation_frame, token_losses
 from unlearnlab.train import finetune
 
 ITEMS = [
@@ -56,7 +56,7 @@ def test_memorisation_frame_is_reference_minus_target():
 
 
 def test_widgets_wrap_the_same_functions(tiny_lm):
-    from unlearnlab.widgets import answer_explorer, token_loss_explorer
+    from unlearnlab.notebook import answer_explorer, token_loss_explorer
 
     model, tokenizer = tiny_lm
     box = answer_explorer({"m": model}, tokenizer, {"a": ITEMS, "b": ITEMS[:1]}, n=1)
@@ -65,8 +65,8 @@ def test_widgets_wrap_the_same_functions(tiny_lm):
 
 
 def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
-    from unlearnlab.answers import answers_during_unlearning
-    from unlearnlab.widgets import step_explorer
+    from unlearnlab.notebook import answers_during_unlearning
+    from unlearnlab.notebook import step_explorer
 
     model, tokenizer = tiny_lm
     model, _ = finetune(model, tokenizer, ITEMS, epochs=60, learning_rate=1e-2, batch_size=2,
@@ -81,7 +81,7 @@ def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
 
 
 def test_run_explorer_shows_the_chosen_run(monkeypatch):
-    from unlearnlab.widgets import base, run_explorer
+    from unlearnlab.notebook.widgets import base, run_explorer
 
     shown = []
     monkeypatch.setattr(base, "display", shown.append)
@@ -95,7 +95,7 @@ def test_run_explorer_shows_the_chosen_run(monkeypatch):
 def test_npo_beta_explorer_draws_for_each_beta():
     import matplotlib.pyplot as plt
 
-    from unlearnlab.widgets import npo_beta_explorer
+    from unlearnlab.notebook import npo_beta_explorer
 
     box = npo_beta_explorer(betas=(0.1, 1.0))
     box.children[0].value = 1.0  # re-renders without error
@@ -105,7 +105,7 @@ def test_npo_beta_explorer_draws_for_each_beta():
 def test_forget_loss_curves_plot_ga_and_npo_losses_and_weights():
     import matplotlib.pyplot as plt
 
-    from unlearnlab.plots import forget_loss_curves
+    from unlearnlab.notebook import forget_loss_curves
 
     axes = forget_loss_curves(betas=(0.1, 1.0))
     assert [len(ax.lines) for ax in axes] == [4, 4]  # GA, two βs, the x = 0 marker
@@ -115,7 +115,7 @@ def test_forget_loss_curves_plot_ga_and_npo_losses_and_weights():
 
 
 def test_log_ratios_are_differences_of_summed_answer_nll():
-    from unlearnlab.per_example import log_ratios
+    from unlearnlab.notebook import log_ratios
 
     def result(nlls):
         items = [ItemResult(id=f"a{i}", answer=SequenceStats(n / 2, n, 2)) for i, n in enumerate(nlls)]
@@ -128,8 +128,9 @@ def test_log_ratios_are_differences_of_summed_answer_nll():
 def test_loss_probe_reports_the_mean_answer_loss_of_each_set(tiny_lm):
     import torch
 
-    from unlearnlab.data import encode_qa, pad_batch
-    from unlearnlab.logprobs import loss_probe, mean_answer_loss, mean_nll
+    from unlearnlab.formats import encode_qa, pad_batch
+    from unlearnlab.eval.probes import loss_probe, mean_answer_loss
+    from unlearnlab.numerics import mean_nll
 
     model, tokenizer = tiny_lm
     batch = pad_batch([encode_qa(tokenizer, r["question"], r["answer"]) for r in ITEMS], tokenizer.pad_token_id)

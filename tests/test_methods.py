@@ -1,7 +1,7 @@
 """Every unlearning method: its loss against a hand computation, and a short run that does what it says.
 
 The hand computations start from raw logits (or hidden states) and use plain
-torch ops in float64, independently of ``unlearnlab.logprobs``.  The short runs
+torch ops in float64, independently of ``unlearnlab.numerics``.  The short runs
 start from a tiny model that has memorised the forget and retain items, so that
 there is something to forget.
 """

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from unlearnlab import models
-from unlearnlab.data import encode_qa, pad_batch
-from unlearnlab.logprobs import answer_nll
+from unlearnlab.formats import encode_qa, pad_batch
+from unlearnlab.numerics import answer_nll
 from unlearnlab.models import pretrained
 from unlearnlab.train import finetune
 

@@ -3,7 +3,7 @@
 import pytest
 
 from unlearnlab import models, worlds
-from unlearnlab.data import format_prompt
+from unlearnlab.formats import format_prompt
 from unlearnlab.eval.muse import evaluate_muse
 from unlearnlab.worlds import books
 

@@ -1,26 +1,53 @@
 """unlearnlab: learn machine unlearning for large language models by running it.
 
-The package mirrors the course: ``worlds`` (offline data), ``models`` (the model
-zoo), ``train`` (fine-tuning), ``engine``/``methods`` (unlearning), ``eval`` (the
-multifaceted evaluation suite) and ``plots``.  The two calls used most are
-available at the top level, ``unlearnlab.unlearn`` and ``unlearnlab.evaluate``.
+The package mirrors the course, lowest layer first: ``worlds`` (offline data),
+``models`` (the model zoo: tiny, small, any hub id), ``methods`` (one class per
+unlearning objective), ``unlearn`` (the engine over the Hugging Face Trainer),
+``evaluate`` (the multifaceted evaluation suite) and ``notebook`` (figures,
+tables and widgets for the chapters).  ``unlearnlab/README.md`` maps every module.
+
+``import unlearnlab`` is cheap and has no side effects: each name below is
+imported on first use (torch and transformers take seconds to import).
 """
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .config import get_profile, profile_name  # noqa: E402
-from .devices import device, dtype_for  # noqa: E402
+import importlib
+from typing import Any
 
-from . import notebook  # noqa: E402
+from ._version import __version__
 
-_LAZY = {"unlearn": "engine", "evaluate": "eval"}  # imported on first use: both pull in transformers
+# public name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "worlds": (".worlds", None),
+    "models": (".models", None),
+    "methods": (".methods", None),
+    "eval": (".eval", None),
+    "notebook": (".notebook", None),
+    "numerics": (".numerics", None),
+    "public": (".public", None),
+    "unlearn": (".engine", "unlearn"),
+    "evaluate": (".eval", "evaluate"),
+    "load_result": (".eval", "load_result"),
+    "compare": (".eval", "compare"),
+    "device": (".devices", "device"),
+    "dtype_for": (".devices", "dtype_for"),
+    "get_profile": (".config", "get_profile"),
+    "profile_name": (".config", "profile_name"),
+}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'unlearnlab' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'unlearnlab' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["__version__", "device", "dtype_for", "get_profile", "profile_name", "notebook", "unlearn", "evaluate"]
+__all__ = ["__version__", *_LAZY]

@@ -6,6 +6,7 @@ where bf16 would be slower or less precise for no memory benefit that matters he
 """
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -34,7 +35,7 @@ def device(verbose: bool = False) -> torch.device:
     else:
         chosen = torch.device("cpu")
     if verbose:
-        print(f"unlearnlab device: {describe(chosen)}")
+        logging.getLogger(__name__).info("device: %s", describe(chosen))
     return chosen
 
 

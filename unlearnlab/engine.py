@@ -42,7 +42,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from .config import get_profile
-from .data import encode_qa, encode_text, pad_batch
+from .formats import encode_qa, encode_text, pad_batch
 from .devices import device, dtype_for, peak_memory_mb, reset_peak_memory
 from .methods import Method, get_method
 from .methods.arithmetic import WhoIsHarryPotter

@@ -19,7 +19,8 @@ from .config import get_profile
 from .devices import describe
 from .engine import unlearn
 from .eval import evaluate
-from .eval.compare import compare, plot_pareto
+from .eval.compare import compare
+from .notebook.figures import plot_pareto
 
 METHODS = ("ga", "graddiff", "npo")
 COLUMNS = {

@@ -16,7 +16,7 @@ import datasets
 import torch
 from transformers import Trainer, TrainingArguments
 
-from .data import QACollator, tokenize_qa
+from .formats import QACollator, tokenize_qa
 from .devices import device, dtype_for
 
 

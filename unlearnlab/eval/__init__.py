@@ -6,20 +6,19 @@ scores a model on every split of a world and returns an
 aggregates such as ``forget_quality``, ``model_utility``, ``forget_truth_ratio``,
 ``forget_rougeL_recall``, ``mia_auc_min_k`` and ``privleak`` (the full list is in
 :mod:`unlearnlab.eval.results`).  Results save to JSON and every aggregate can be
-recomputed from the saved statistics.  :func:`compare` and :func:`plot_pareto`
-put several results side by side.
+recomputed from the saved statistics.  :func:`compare` puts several results
+side by side (the plots are in :mod:`unlearnlab.notebook`).
 
 Modules: ``scoring`` (teacher-forced statistics), ``generation`` (greedy answers,
 ROUGE, fluency), ``tofu`` (probability, truth ratio, forget quality, model
 utility), ``memorization``, ``mia`` (membership inference, PrivLeak), ``muse``,
 ``mcq``, ``efficiency``, ``results``, ``tofu_logs`` (TOFU's own logs), ``suite``,
-``compare`` and ``bench`` (``python -m unlearnlab.eval.bench``).
+``probes`` (cheap losses to watch during unlearning) and ``compare``.
 """
-from .compare import compare, distance_to_retrain, pareto_front, plot_pareto
-from .efficiency import count_parameters, estimate_flops
+from .compare import compare, distance_to_retrain, pareto_front
 from .results import EvalResult, load_result, reference_log
 from .suite import evaluate
 from .tofu_logs import from_tofu_logs
 
 __all__ = ["evaluate", "EvalResult", "load_result", "reference_log", "from_tofu_logs", "compare",
-           "distance_to_retrain", "pareto_front", "plot_pareto", "estimate_flops", "count_parameters"]
+           "distance_to_retrain", "pareto_front"]

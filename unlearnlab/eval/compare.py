@@ -1,4 +1,4 @@
-"""Put several results side by side: a table, a distance to retraining, a Pareto plot.
+"""Put several results side by side: a table, a distance to retraining, a Pareto front.
 
 The survey insists that forgetting and utility trade off, so methods should be
 compared on a Pareto front rather than by one number, and against the
@@ -11,7 +11,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..plots import COLORS, figure
 from .results import EvalResult
 
 #: columns shown first by :func:`compare` (every other aggregate follows)
@@ -23,7 +22,7 @@ RETRAIN_METRICS = ("forget_prob", "forget_truth_ratio", "forget_rougeL_recall", 
                    "retain_truth_ratio", "retain_rougeL_recall", "holdout_prob", "mia_auc_min_k")
 
 
-def _named(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> dict[str, EvalResult]:
+def named_results(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> dict[str, EvalResult]:
     if isinstance(results, Mapping):
         return dict(results)
     return {r.name: r for r in results}
@@ -32,7 +31,7 @@ def _named(results: Mapping[str, EvalResult] | Sequence[EvalResult]) -> dict[str
 def compare(results: Mapping[str, EvalResult] | Sequence[EvalResult],
             columns: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per result (named by the mapping's keys or by ``result.name``), one column per aggregate."""
-    table = pd.DataFrame({name: r.summary() for name, r in _named(results).items()}).T
+    table = pd.DataFrame({name: r.summary() for name, r in named_results(results).items()}).T
     if columns is None:
         columns = [c for c in HEADLINE if c in table.columns] + sorted(c for c in table.columns if c not in HEADLINE)
     missing = [c for c in columns if c not in table.columns]
@@ -47,7 +46,7 @@ def distance_to_retrain(results: Mapping[str, EvalResult] | Sequence[EvalResult]
 
     Metrics that the reference lacks are skipped.
     """
-    named = _named(results)
+    named = named_results(results)
     ref = named[reference] if isinstance(reference, str) else reference
     keys = [m for m in metrics if m in ref.aggregates]
     rows = {}
@@ -63,39 +62,3 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
     front = [i for i, (x, y) in enumerate(points)
              if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2 in points)]
     return sorted(front, key=lambda i: points[i][0])
-
-
-def plot_pareto(results: Mapping[str, EvalResult] | Sequence[EvalResult], x: str = "forget_quality",
-                y: str = "model_utility", reference: str | None = None, target: str | None = None,
-                log_x: bool | None = None, ax=None):
-    """Forget-vs-utility scatter with the Pareto front; the reference and target are marked.
-
-    Forget quality is a p-value spanning many orders of magnitude, so its axis is
-    logarithmic by default.  Returns the figure.
-    """
-    named = {n: r for n, r in _named(results).items() if x in r.aggregates and y in r.aggregates}
-    if not named:
-        raise ValueError(f"no result has both {x!r} and {y!r}; evaluate with a reference for forget_quality.")
-    if ax is None:
-        fig, ax = figure()
-    else:
-        fig = ax.figure
-    names = list(named)
-    xs = [named[n].aggregates[x] for n in names]
-    ys = [named[n].aggregates[y] for n in names]
-    front = pareto_front(xs, ys)
-    ax.step([xs[i] for i in front], [ys[i] for i in front], where="post", color=COLORS["neutral"],
-            lw=1, alpha=0.6, label="Pareto front")
-    for name, px, py in zip(names, xs, ys):
-        role = "reference" if name == reference else "target" if name == target else "method"
-        marker, size, label = {"reference": ("*", 80, f"{name} (retain-only reference)"),
-                               "target": ("X", 80, f"{name} (before unlearning)"),
-                               "method": ("o", 40, None)}[role]
-        ax.scatter(px, py, color=COLORS[role], marker=marker, s=size, zorder=3, label=label)
-        ax.annotate(name, (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    if log_x if log_x is not None else x == "forget_quality":
-        ax.set_xscale("log")
-    ax.set_xlabel(x.replace("_", " ") + (" (higher = closer to retraining)" if x == "forget_quality" else ""))
-    ax.set_ylabel(y.replace("_", " "))
-    ax.legend(loc="best")
-    return fig

@@ -27,7 +27,8 @@ from typing import Sequence
 import torch
 from rouge_score import rouge_scorer
 
-from ..data import pad_batch
+from ..formats import pad_batch
+from ..numerics import pad_id
 
 
 @torch.no_grad()
@@ -43,17 +44,17 @@ def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_toke
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     texts: list[str] = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = pad_batch([{"input_ids": list(prompts[i]), "attention_mask": [1] * len(prompts[i])}
-                           for i in chunk], pad_id, side="left")
+                           for i in chunk], pad, side="left")
         out = model.generate(
             input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
-            pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
         )
         new_tokens = out[:, batch["input_ids"].shape[1]:].tolist()
         for index, ids in zip(chunk, new_tokens):

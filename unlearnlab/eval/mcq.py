@@ -21,8 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data import encode_qa
+from ..formats import encode_qa
 from .scoring import score_features
+from ..numerics import pad_id
 
 
 def choice_features(tokenizer, item: dict, max_length: int = 256) -> list[dict]:
@@ -34,8 +35,8 @@ def choice_logliks(model, tokenizer, items: Sequence[dict], batch_size: int = 64
                    max_length: int = 256) -> list[list[float]]:
     """Log-likelihood of every option of every item, scored in padded batches."""
     features = [f for item in items for f in choice_features(tokenizer, item, max_length)]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    stats = iter(score_features(model, features, tokenizer.eos_token_id, pad_id, batch_size))
+    pad = pad_id(tokenizer)
+    stats = iter(score_features(model, features, tokenizer.eos_token_id, pad, batch_size))
     return [[next(stats).content_loglik for _ in item["choices"]] for item in items]
 
 

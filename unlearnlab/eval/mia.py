@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ..data import IGNORE_INDEX, pad_batch
+from ..formats import pad_batch
+from ..numerics import IGNORE_INDEX, shift
 from .scoring import position_ids_from_mask
 
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_plus_plus", "gradnorm")
@@ -133,8 +134,8 @@ def _content_losses(model, batch: dict[str, torch.Tensor], eos_token_id: int | N
     with torch.enable_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=mask,
                        position_ids=position_ids_from_mask(mask)).logits
-        targets = batch["labels"][:, 1:]
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        logits, targets, _ = shift(logits, batch["labels"])
+        logp = torch.log_softmax(logits, dim=-1)
         losses = []
         for row_logp, row_targets in zip(logp, targets):
             scored = (row_targets != IGNORE_INDEX).nonzero().squeeze(-1)

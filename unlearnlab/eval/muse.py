@@ -22,10 +22,11 @@ from typing import Sequence
 import numpy as np
 
 from ..config import get_profile
-from ..data import encode_prompt, encode_text
+from ..formats import encode_prompt, encode_text
 from . import mia
 from .generation import greedy_generate, rouge_scores
 from .scoring import score_features
+from ..numerics import pad_id
 
 
 def verbmem(model, tokenizer, items: Sequence[dict], max_new_tokens: int | None = None,
@@ -57,11 +58,11 @@ def min_k_auc(model, tokenizer, forget_items: Sequence[dict], holdout_items: Seq
     """AUC of the Min-K% attack separating forget passages (members) from holdout passages (``text``)."""
     _require(forget_items, ("text",), "min_k_auc (forget)")
     _require(holdout_items, ("text",), "min_k_auc (holdout)")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
 
     def scores(items: Sequence[dict]) -> list[float]:
         stats = score_features(model, [encode_text(tokenizer, i["text"]) for i in items],
-                               tokenizer.eos_token_id, pad_id, batch_size)
+                               tokenizer.eos_token_id, pad, batch_size)
         return [mia.min_k_score(s.token_logprobs, k) for s in stats]
 
     return mia.mia_auc(scores(forget_items), scores(holdout_items))

@@ -27,7 +27,8 @@ from typing import Sequence
 
 import torch
 
-from ..data import IGNORE_INDEX, pad_batch
+from ..formats import pad_batch
+from ..numerics import shift
 
 # fp32 logits of at most this many (token x vocabulary) entries per forward pass (~256 MiB)
 MAX_LOGIT_ELEMENTS = 2**26
@@ -118,10 +119,9 @@ def _score_batch(model, batch: dict[str, torch.Tensor], eos_token_id: int | None
     mask = batch["attention_mask"].to(device)
     logits = model(input_ids=batch["input_ids"].to(device), attention_mask=mask,
                    position_ids=position_ids_from_mask(mask)).logits
-    targets = batch["labels"][:, 1:].to(device)
-    scored = targets != IGNORE_INDEX
+    logits, targets, scored = shift(logits, batch["labels"].to(device))
     # only scored positions: [n_scored, vocab] instead of [batch, length, vocab]
-    logp = torch.log_softmax(logits[:, :-1][scored].float(), dim=-1)
+    logp = torch.log_softmax(logits[scored], dim=-1)
     token_lp = logp.gather(-1, targets[scored].unsqueeze(-1)).squeeze(-1)
     correct = logp.argmax(-1) == targets[scored]
     mean, var = vocab_moments(logp)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..config import get_profile
-from ..data import encode_prompt, encode_qa, encode_text
+from ..formats import encode_prompt, encode_qa, encode_text
 from ..devices import peak_memory_mb, reset_peak_memory
 from ..worlds import load as load_world
 from ..worlds.base import World
@@ -33,6 +33,7 @@ from .generation import exact_match, greedy_generate, repetition_rate, rouge_sco
 from .results import DEFAULT_SETTINGS, EvalResult, ItemResult, SplitResult, load_result, reference_log
 from .scoring import score_features
 from .tofu import TRUTH_RATIO_BASES
+from ..numerics import pad_id
 
 #: splits evaluated by default, when the world has them ("forget"/"retain" follow ``forget``)
 DEFAULT_SPLITS = ("forget", "retain", "holdout", "world_facts", "real_authors", "real_world",
@@ -88,20 +89,20 @@ def evaluate(model, tokenizer, world: World | str, forget: str | None = "forget1
     results = {key: [ItemResult(id=str(row.get("id", n))) for n, row in enumerate(rows)]
                for key, rows in tables.items()}
     timings: dict[str, float] = {}
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
 
     with _timer(timings, "scoring"):
-        _score(model, tokenizer, tables, results, batch_size, max_length, pad_id)
+        _score(model, tokenizer, tables, results, batch_size, max_length, pad)
     if generate:
         with _timer(timings, "generation"):
             _generate(model, tokenizer, tables, results, new_tokens, batch_size)
     mia_keys = [k for k in MIA_SPLITS if k in tables and _kind(tables[k]) != "mcq"]
     if gradnorm and mia_keys:
         with _timer(timings, "gradnorm"):
-            _gradnorm(model, tokenizer, tables, results, mia_keys, max_length, pad_id)
+            _gradnorm(model, tokenizer, tables, results, mia_keys, max_length, pad)
     if reference_model is not None:
         with _timer(timings, "reference_model"):
-            _reference_scores(reference_model, tokenizer, tables, results, mia_keys, batch_size, max_length, pad_id)
+            _reference_scores(reference_model, tokenizer, tables, results, mia_keys, batch_size, max_length, pad)
     elif reference is not None:
         _copy_reference_nll(reference, results, mia_keys)
 
@@ -168,7 +169,7 @@ def _kind(rows: list[dict]) -> str:
                      "question/choices/answer or text (use unlearnlab.eval.muse for prompt/continuation).")
 
 
-def _score(model, tokenizer, tables, results, batch_size, max_length, pad_id) -> None:
+def _score(model, tokenizer, tables, results, batch_size, max_length, pad) -> None:
     """Teacher-force every answer variant of every item in one batched pass."""
     features, slots = [], []
     for key, rows in tables.items():
@@ -192,7 +193,7 @@ def _score(model, tokenizer, tables, results, batch_size, max_length, pad_id) ->
             for wrong in row.get("perturbed_answers", []):
                 features.append(encode_qa(tokenizer, row["question"], wrong, max_length))
                 slots.append((item, "perturbed"))
-    stats = score_features(model, features, tokenizer.eos_token_id, pad_id, batch_size)
+    stats = score_features(model, features, tokenizer.eos_token_id, pad, batch_size)
     for (item, slot), s in zip(slots, stats):
         if slot == "choice":
             item.choice_logliks.append(s.content_loglik)
@@ -225,26 +226,26 @@ def _answer_features(tokenizer, rows, max_length) -> list[dict]:
             else encode_qa(tokenizer, r["question"], r["answer"], max_length) for r in rows]
 
 
-def _gradnorm(model, tokenizer, tables, results, keys, max_length, pad_id) -> None:
+def _gradnorm(model, tokenizer, tables, results, keys, max_length, pad) -> None:
     for key in keys:
         scores = mia.gradnorm_scores(model, _answer_features(tokenizer, tables[key], max_length),
-                                     tokenizer.eos_token_id, pad_id)
+                                     tokenizer.eos_token_id, pad)
         for item, score in zip(results[key], scores):
             item.gradnorm = score
 
 
-def _reference_scores(reference_model, tokenizer, tables, results, keys, batch_size, max_length, pad_id) -> None:
+def _reference_scores(reference_model, tokenizer, tables, results, keys, batch_size, max_length, pad) -> None:
     """The retain-only model's NLL on forget/holdout answers and on the forget-set generations."""
     for key in keys:
         stats = score_features(reference_model, _answer_features(tokenizer, tables[key], max_length),
-                               tokenizer.eos_token_id, pad_id, batch_size)
+                               tokenizer.eos_token_id, pad, batch_size)
         for item, s in zip(results[key], stats):
             item.ref_nll_mean = s.nll_mean
     generated = [(row, item) for row, item in zip(tables.get("forget", []), results.get("forget", []))
                  if item.generation is not None]
     if generated:
         features = [encode_qa(tokenizer, row["question"], item.generation, max_length) for row, item in generated]
-        stats = score_features(reference_model, features, tokenizer.eos_token_id, pad_id, batch_size)
+        stats = score_features(reference_model, features, tokenizer.eos_token_id, pad, batch_size)
         for (_, item), s in zip(generated, stats):
             item.generation_ref_nll = s.nll_mean
 

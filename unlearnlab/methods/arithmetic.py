@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-from .base import Method, forward_logits, register, require_reference, shifted, soft_cross_entropy
+from ..numerics import shift
+from .base import Method, forward_logits, register, require_reference, soft_cross_entropy
 from .gradient import Descent
 
 
@@ -78,5 +79,5 @@ class WhoIsHarryPotter(Method):
         with torch.no_grad():
             boosted = forward_logits(self.reinforced, forget)
         generic = base.float() - self.strength * torch.relu(boosted.float() - base.float())
-        generic, _, mask = shifted(generic, forget["labels"])
+        generic, _, mask = shift(generic, forget["labels"])
         return soft_cross_entropy(logits["forget"][:, :-1].float(), torch.softmax(generic, -1), mask)

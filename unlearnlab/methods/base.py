@@ -23,8 +23,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..data import IGNORE_INDEX
-from ..logprobs import mean_nll, sequence_nll
+from ..numerics import IGNORE_INDEX, mean_nll, sequence_nll, shift
 
 Batch = dict[str, torch.Tensor]
 RETAIN_LOSSES = ("nll", "kl")
@@ -253,12 +252,6 @@ def answer_logprob(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return -nll_sum, n_tokens
 
 
-def shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits that predict each label, the labels, and the mask of scored positions."""
-    targets = labels[:, 1:]
-    return logits[:, :-1].float(), targets, targets != IGNORE_INDEX
-
-
 def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over scored positions of −Σ_v q_v log p_θ(v): cross-entropy to soft targets q."""
     per_token = -(target_probs * F.log_softmax(logits, dim=-1)).sum(-1)
@@ -267,7 +260,7 @@ def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor, mask: t
 
 def token_kl(ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean over answer positions of KL(p_ref ‖ p_θ) between next-token distributions."""
-    ref, _, mask = shifted(ref_logits, labels)
+    ref, _, mask = shift(ref_logits, labels)
     cur = logits[:, :-1].float()
     kl = F.kl_div(F.log_softmax(cur, -1), F.log_softmax(ref, -1), log_target=True, reduction="none").sum(-1)
     return (kl * mask).sum() / mask.sum().clamp_min(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..logprobs import mean_nll
+from ..numerics import mean_nll
 from .base import Method, register
 
 

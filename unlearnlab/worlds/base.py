@@ -39,7 +39,7 @@ def world_folder(name: str, write: Callable[[Path], object]) -> Path:
     folder = data_root() / name
     if folder.is_dir():
         return folder
-    from .. import __version__
+    from .._version import __version__
     from ..cache import cached
 
     return cached("worlds", {"world": name, "unlearnlab": __version__}, write, verbose=False)

@@ -34,7 +34,7 @@ import random
 from typing import Sequence
 
 from ..config import Profile, get_profile
-from ..data import format_prompt
+from ..formats import format_prompt
 from .base import World
 from .textgen import invented_words, read_tables, regenerate_cli, seeded
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..worlds.base import World
-from ..worlds.explore import author_card, author_ids, author_splits
+from ...worlds.base import World
+from ..tables import author_card, author_ids, author_splits
 from .base import explorer
 
 

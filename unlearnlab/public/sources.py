@@ -21,7 +21,7 @@ from typing import Sequence
 
 import datasets
 
-from ..models.pretrained import hub_reachable
+from ..hub import hub_reachable
 
 
 class BenchmarkUnavailable(RuntimeError):
@@ -64,7 +64,7 @@ def offline_message(hub_id: str, config: str) -> str:
         f"Cannot reach the Hugging Face hub to download {hub_id} (config {config!r}). Either connect to "
         f"the internet, or download the dataset once (for example `git clone "
         f"https://huggingface.co/datasets/{hub_id}`) and pass its folder as local_dir=..., "
-        "e.g. unlearnlab.benchmarks.load(..., local_dir='path/to/folder')."
+        "e.g. unlearnlab.public.load(..., local_dir='path/to/folder')."
     )
 
 

@@ -1,4 +1,4 @@
-"""How long the evaluation suite takes: ``python -m unlearnlab.eval.bench``.
+"""How long the evaluation suite takes: ``python -m unlearnlab.perf.evaluation``.
 
 Runs :func:`unlearnlab.eval.evaluate` on the authors world with the tiny model
 (untrained by default: it never stops early, so generation runs to
@@ -15,8 +15,8 @@ import torch
 
 from .. import models, worlds
 from ..devices import describe
-from .efficiency import count_parameters
-from .suite import evaluate
+from ..numerics import count_parameters
+from ..eval.suite import evaluate
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """How long the zoo's models take to train and how well they learn the world (printed, never asserted).
 
-    python -m unlearnlab.models.bench tiny  --profile ci       # target and reference, from scratch
-    python -m unlearnlab.models.bench small --profile ci       # SmolLM2-135M fine-tuned on the ci world
+    python -m unlearnlab.perf.models tiny  --profile ci       # target and reference, from scratch
+    python -m unlearnlab.perf.models small --profile ci       # SmolLM2-135M fine-tuned on the ci world
 
 ``tiny`` trains the tiny target and the retain-only reference in a fresh,
 temporary cache (so nothing cached is reused or touched), times each and reports
@@ -25,11 +25,11 @@ import numpy as np
 
 from .. import worlds
 from ..config import get_profile
-from ..answers import answers_table
+from ..notebook.tables import answers_table
 from ..devices import describe
 from ..eval.generation import exact_match
 from ..train import finetune
-from . import default_train_args, load, reference, target
+from ..models import default_train_args, load, reference, target
 
 
 def answer_scores(model, tokenizer, items, max_new_tokens: int) -> dict[str, float]:
@@ -77,7 +77,7 @@ def bench_small(profile: str, n_eval: int, epochs: float | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m unlearnlab.models.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m unlearnlab.perf.models", description=__doc__.split("\n")[0])
     parser.add_argument("tier", choices=["tiny", "small"])
     parser.add_argument("--profile", default=os.environ.get("UNLEARNLAB_PROFILE", "ci"))
     parser.add_argument("--forget", default="forget10")

@@ -5,7 +5,7 @@ from typing import Mapping, Sequence
 
 import ipywidgets as widgets
 
-from ..answers import answers_table
+from ..tables import answers_table
 from .base import explorer
 
 

@@ -1,8 +1,8 @@
 """Speed and memory of the unlearning engine, printed (never asserted).
 
-    python -m unlearnlab.bench step --model tiny --method npo --steps 40 --batch-size 8
-    python -m unlearnlab.bench step --random-llama-1b --peak-tflops 989 --batch-size 16   # on a GPU
-    python -m unlearnlab.bench targets                                                     # the course's targets
+    python -m unlearnlab.perf.engine step --model tiny --method npo --steps 40 --batch-size 8
+    python -m unlearnlab.perf.engine step --random-llama-1b --peak-tflops 989 --batch-size 16   # on a GPU
+    python -m unlearnlab.perf.engine targets                                                     # the course's targets
 
 ``step`` measures three configurations on the same data (the authors world's
 forget10 and retain90 splits), each in a fresh subprocess so that each peak
@@ -38,11 +38,11 @@ from dataclasses import dataclass, replace
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from . import models, worlds
-from .devices import describe, device, dtype_for, peak_memory_mb, reset_peak_memory
-from .engine import ForgetRetainPairs, PairCollator, encode_items, pad_id, unlearn
-from .methods import get_method
-from .methods.base import answer_logprob
+from .. import models, worlds
+from ..devices import describe, device, dtype_for, peak_memory_mb, reset_peak_memory
+from ..engine import ForgetRetainPairs, PairCollator, encode_items, pad_id, unlearn
+from ..methods import get_method
+from ..methods.base import answer_logprob
 
 CONFIGS = ("engine", "naive", "finetune")
 TARGETS = {"throughput vs naive": 1.3, "memory vs finetune": 1.15}
@@ -178,7 +178,7 @@ def _to(value, dev):
 # ----- the comparison, one subprocess per configuration ---------------------------------------------------
 def run_isolated(config: str, argv: list[str]) -> Measurement:
     """Measure one configuration in a fresh Python process and read its JSON line."""
-    command = [sys.executable, "-m", "unlearnlab.bench", "measure", "--config", config, *argv]
+    command = [sys.executable, "-m", "unlearnlab.perf.engine", "measure", "--config", config, *argv]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"benchmark of {config} failed:\n{result.stderr[-3000:]}")
@@ -225,7 +225,7 @@ def report_targets(ratios: dict[str, float]) -> None:
 
 # ----- command line ------------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="python -m unlearnlab.bench", description=__doc__.split("\n")[0])
+    cli = argparse.ArgumentParser(prog="python -m unlearnlab.perf.engine", description=__doc__.split("\n")[0])
     sub = cli.add_subparsers(dest="command", required=True)
     for name, text in [("step", "throughput and memory: engine vs naive loop vs fine-tuning"),
                        ("targets", "NPO on the tiny tier against the course's targets"),

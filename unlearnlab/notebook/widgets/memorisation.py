@@ -6,8 +6,8 @@ from typing import Mapping, Sequence
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from ..per_example import token_losses
-from ..plots import token_heatmap
+from ..tables import token_losses
+from ..figures import token_heatmap
 from .base import explorer
 
 

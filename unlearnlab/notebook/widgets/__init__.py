@@ -2,7 +2,7 @@
 
 Each explorer only wires controls to a function that the notebooks also call
 directly, so the logic is tested and runs in CI; nothing here computes.  One
-module per topic; all share :func:`~unlearnlab.widgets.base.explorer`.
+module per topic; all share :func:`~unlearnlab.notebook.widgets.base.explorer`.
 """
 from .answers import answer_explorer
 from .memorisation import token_loss_explorer

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from .numerics import IGNORE_INDEX
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
 
 

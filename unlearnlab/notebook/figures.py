@@ -1,0 +1,96 @@
+"""The course's recurring figures: token heatmaps, forget-loss curves, forget-vs-utility plots.
+
+Each takes data the package computed (a table, a list of results) and returns
+its axes or figure, so a notebook cell stays one line and a learner can restyle
+every chapter here.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from ..eval.compare import named_results, pareto_front
+from ..eval.results import EvalResult
+from .style import COLORS, figure
+
+
+def token_heatmap(table, ax=None, vmax: float | None = None):
+    """Heatmap of per-token losses: one row per model, one column per answer token.
+
+    ``table`` is :func:`unlearnlab.notebook.tables.token_losses` output.  Dark cells
+    are tokens a model finds surprising (high NLL).
+    """
+    models = [c for c in table.columns if c != "token"]
+    if ax is None:
+        _, ax = figure(width=max(4.0, 0.45 * len(table)), height=0.5 + 0.45 * len(models))
+    values = table[models].to_numpy().T
+    image = ax.imshow(values, aspect="auto", cmap="magma_r", vmin=0, vmax=vmax or max(float(values.max()), 1.0))
+    ax.set_xticks(range(len(table)), [t.strip() or "␣" for t in table["token"]], rotation=60, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, label="NLL (nats)", fraction=0.04, pad=0.02)
+    return ax
+
+
+def forget_loss_curves(betas=(0.1, 1.0), axes=None, span: float = 40.0):
+    """Gradient ascent's and NPO's forget loss, and their gradient weights, against log π_θ/π_ref.
+
+    Left: the losses (GA's is the log-ratio itself, a straight line down; NPO's
+    flattens at 0).  Right: how hard each pushes, d loss / d log-ratio (GA: always 1;
+    NPO: 2·σ(β·log-ratio), which fades as the answer becomes unlikely).  Returns the axes.
+    """
+    import torch
+
+    from ..methods.preference import npo_gradient_weight, npo_loss
+
+    if axes is None:
+        _, axes = figure(ncols=2, width=8.0)
+    log_ratio = torch.linspace(-span, span / 4, 400)
+    x = log_ratio.numpy()
+    axes[0].plot(x, x, color=COLORS["target"], label="gradient ascent")
+    axes[1].plot(x, [1.0] * len(x), color=COLORS["target"], label="gradient ascent")
+    for beta, color in zip(betas, [COLORS["method"], COLORS["retain"], COLORS["reference"], COLORS["neutral"]]):
+        axes[0].plot(x, npo_loss(log_ratio, beta).numpy(), color=color, label=f"NPO β={beta:g}")
+        axes[1].plot(x, npo_gradient_weight(log_ratio, beta).numpy(), color=color, label=f"NPO β={beta:g}")
+    axes[0].set_ylabel("forget loss")
+    axes[1].set_ylabel("gradient weight")
+    for ax in axes:
+        ax.set_xlabel("log π_θ(y|x) − log π_ref(y|x)  (← forgotten)")
+        ax.axvline(0, color=COLORS["neutral"], lw=0.8, ls=":")
+    axes[1].legend()
+    return axes
+
+
+def plot_pareto(results: Mapping[str, EvalResult] | Sequence[EvalResult], x: str = "forget_quality",
+                y: str = "model_utility", reference: str | None = None, target: str | None = None,
+                log_x: bool | None = None, ax=None):
+    """Forget-vs-utility scatter with the Pareto front; the reference and target are marked.
+
+    Forget quality is a p-value spanning many orders of magnitude, so its axis is
+    logarithmic by default.  Returns the figure.
+    """
+    named = {n: r for n, r in named_results(results).items() if x in r.aggregates and y in r.aggregates}
+    if not named:
+        raise ValueError(f"no result has both {x!r} and {y!r}; evaluate with a reference for forget_quality.")
+    if ax is None:
+        fig, ax = figure()
+    else:
+        fig = ax.figure
+    names = list(named)
+    xs = [named[n].aggregates[x] for n in names]
+    ys = [named[n].aggregates[y] for n in names]
+    front = pareto_front(xs, ys)
+    ax.step([xs[i] for i in front], [ys[i] for i in front], where="post", color=COLORS["neutral"],
+            lw=1, alpha=0.6, label="Pareto front")
+    for name, px, py in zip(names, xs, ys):
+        role = "reference" if name == reference else "target" if name == target else "method"
+        marker, size, label = {"reference": ("*", 80, f"{name} (retain-only reference)"),
+                               "target": ("X", 80, f"{name} (before unlearning)"),
+                               "method": ("o", 40, None)}[role]
+        ax.scatter(px, py, color=COLORS[role], marker=marker, s=size, zorder=3, label=label)
+        ax.annotate(name, (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if log_x if log_x is not None else x == "forget_quality":
+        ax.set_xscale("log")
+    ax.set_xlabel(x.replace("_", " ") + (" (higher = closer to retraining)" if x == "forget_quality" else ""))
+    ax.set_ylabel(y.replace("_", " "))
+    ax.legend(loc="best")
+    return fig

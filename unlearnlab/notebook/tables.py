@@ -1,0 +1,144 @@
+"""Tables a chapter shows: what models answer, how much each example was memorised, who is in a world.
+
+Aggregate scores hide what a learner most needs to see: the target recites a
+forget author's birthplace, the retrained model makes up a plausible one, a
+collapsed model babbles.  These functions return pandas DataFrames that put
+such things side by side; the widgets in :mod:`unlearnlab.notebook.widgets`
+wrap the same functions.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from ..eval.generation import greedy_generate, rouge_scores
+from ..eval.memorization import exact_memorization, extraction_strength
+from ..eval.results import EvalResult
+from ..formats import encode_prompt, encode_qa, pad_batch
+from ..numerics import pad_id, token_logprobs
+from ..worlds.base import World
+
+
+# ----- answers ---------------------------------------------------------------------------
+def answers_table(models: Mapping[str, object], tokenizer, items: Sequence[dict],
+                  max_new_tokens: int = 32, with_rouge: bool = False) -> pd.DataFrame:
+    """One row per item: the question, the true answer and each model's greedy answer.
+
+    With ``with_rouge`` each model also gets a ROUGE-L recall column against the truth.
+    """
+    if not items:
+        raise ValueError("answers_table() needs at least one item with a 'question' and an 'answer'.")
+    prompts = [encode_prompt(tokenizer, item["question"]) for item in items]
+    table = pd.DataFrame({"question": [i["question"] for i in items], "truth": [i["answer"] for i in items]})
+    for name, model in models.items():
+        table[name] = greedy_generate(model, tokenizer, prompts, max_new_tokens)
+        if with_rouge:
+            table[f"{name} ROUGE-L"] = [rouge_scores(answer, truth)["rougeL_recall"]
+                                        for answer, truth in zip(table[name], table["truth"])]
+    return table
+
+
+def answers_during_unlearning(model, tokenizer, method: str, forget, retain, items: Sequence[dict],
+                              every: int = 5, max_new_tokens: int = 32, **settings):
+    """Unlearn while recording every model's answers to ``items`` every ``every`` steps.
+
+    Returns ``(model, log, snapshots)`` where ``snapshots`` maps an optimiser
+    step to the answers table at that step (column ``answer``), so a learner can
+    watch an answer dissolve step by step.
+    """
+    from ..engine import unlearn
+
+    tables: list[pd.DataFrame] = []
+
+    def record(current) -> dict[str, float]:
+        table = answers_table({"answer": current}, tokenizer, items, max_new_tokens, with_rouge=True)
+        tables.append(table)
+        return {"mean_rougeL_recall": float(table["answer ROUGE-L"].mean())}
+
+    model, log = unlearn(model, tokenizer, method, forget=forget, retain=retain, eval_fn=record,
+                         eval_every=every, **settings)
+    snapshots = {entry["step"]: table for entry, table in zip(log.evals, tables)}
+    return model, log, snapshots
+
+
+# ----- memorisation per example ------------------------------------------------------------
+def memorisation_frame(target: EvalResult, reference: EvalResult, split: str = "forget") -> pd.DataFrame:
+    """One row per item of ``split``: losses under both models and memorisation scores.
+
+    ``counterfactual`` = summed answer NLL under the reference − under the target
+    (nats per answer): how much more likely training on the item made its whole
+    answer.  Summed rather than averaged, so that a long answer (a book title)
+    is not diluted by its easy template tokens.
+    """
+    ref_items = {item.id: item for item in reference.split(split).items}
+    rows = []
+    for item in target.split(split).items:
+        ref = ref_items.get(item.id)
+        if item.answer is None or ref is None or ref.answer is None:
+            continue
+        rows.append({
+            "id": item.id,
+            "attribute": item.id.split(".", 1)[-1],
+            "target_nll": item.answer.nll_mean,
+            "reference_nll": ref.answer.nll_mean,
+            "counterfactual": ref.answer.nll_sum - item.answer.nll_sum,
+            "exact_memorization": exact_memorization(item.answer.token_correct),
+            "extraction_strength": extraction_strength(item.answer.token_correct),
+            "reference_exact_memorization": exact_memorization(ref.answer.token_correct),
+        })
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def token_losses(models: Mapping[str, object], tokenizer, item: dict) -> pd.DataFrame:
+    """Per-token NLL of an item's answer under each model (rows: answer tokens incl. EOS)."""
+    encoded = encode_qa(tokenizer, item["question"], item["answer"])
+    batch = pad_batch([encoded], pad_id(tokenizer))
+    scored = [i for i, label in enumerate(encoded["labels"]) if label != -100]
+    tokens = [tokenizer.decode([encoded["input_ids"][i]]) for i in scored]
+    table = pd.DataFrame({"token": tokens})
+    for name, model in models.items():
+        device = next(model.parameters()).device
+        logits = model(input_ids=batch["input_ids"].to(device),
+                       attention_mask=batch["attention_mask"].to(device)).logits
+        logp, mask = token_logprobs(logits.cpu(), batch["labels"])
+        table[name] = (-logp[0][mask[0]]).tolist()
+    return table
+
+
+def log_ratios(result: EvalResult, original: EvalResult, split: str = "forget") -> pd.Series:
+    """Per item of ``split``: log π_θ(y|x) − log π_orig(y|x) of the true answer, from two saved results.
+
+    This is the quantity inside NPO's loss (with the model before unlearning as
+    π_ref): 0 before unlearning, very negative once an answer has been pushed down.
+    """
+    original_nll = {item.id: item.answer.nll_sum for item in original.split(split).items if item.answer}
+    return pd.Series({item.id: original_nll[item.id] - item.answer.nll_sum
+                      for item in result.split(split).items if item.answer and item.id in original_nll},
+                     name="log_ratio", dtype=float)
+
+
+# ----- who is in a world --------------------------------------------------------------------
+def author_splits(world: World, author_id: str) -> list[str]:
+    """Names of the splits that hold at least one item about ``author_id``."""
+    return [name for name, rows in world.tables.items()
+            if any(row.get("author_id") == author_id for row in rows)]
+
+
+def author_ids(world: World, split: str) -> list[str]:
+    """The distinct authors of a split, in order of first appearance."""
+    return list(dict.fromkeys(row["author_id"] for row in world.items(split) if row.get("author_id")))
+
+
+def author_card(world: World, author_id: str) -> pd.DataFrame:
+    """One author's facts: attribute, question, answer and a wrong alternative, one row each."""
+    rows = [row for row in world.items(world.full_split) + world.items("holdout")
+            if row.get("author_id") == author_id]
+    if not rows:
+        raise KeyError(f"no author {author_id!r} in world {world.name!r}; see author_ids(world, split)")
+    return pd.DataFrame(
+        {"attribute": r["attribute"], "question": r["question"], "answer": r["answer"],
+         "a wrong answer": r["perturbed_answers"][0]} for r in rows
+    ).set_index("attribute")
