@@ -89,6 +89,15 @@ class World:
             raise KeyError(f"world {self.name!r} has no split {name!r}; known: {', '.join(self.tables)}")
         return self.tables[name]
 
+    @property
+    def default_forget(self) -> str | None:
+        """The forget split used when none is named: the largest one (``forget10`` for authors), or None.
+
+        Worlds list their forget splits from smallest to largest (authors:
+        forget01, forget05, forget10); worlds with one forget split use it.
+        """
+        return list(self.forget_to_retain)[-1] if self.forget_to_retain else None
+
     def retain_split(self, forget: str) -> str:
         if forget not in self.forget_to_retain:
             raise KeyError(
