@@ -8,7 +8,10 @@ from unlearnlab.notebook import answers_table
 from unlearnlab.eval.results import EvalResult, ItemResult, SplitResult
 from unlearnlab.eval.scoring import SequenceStats
 from unlearnlab.notebook import memorisation_frame, token_losses
-from unlearnlab.train import finetune
+from unlearnlab.training import finetune
+
+MEMORISE = dict(num_train_epochs=60, learning_rate=1e-2, per_device_train_batch_size=2, weight_decay=0.0,
+                warmup_steps=0.05, lr_scheduler_type="cosine", disable_tqdm=True)
 
 ITEMS = [
     {"question": "Where was Ada Quillon born?", "answer": "Ada Quillon was born in Lisbon."},
@@ -19,8 +22,7 @@ ITEMS = [
 def test_answers_table_shows_what_a_trained_model_says(tiny_lm):
     model, tokenizer = tiny_lm
     untrained = answers_table({"before": model}, tokenizer, ITEMS, max_new_tokens=12)
-    model, _ = finetune(model, tokenizer, ITEMS, epochs=60, learning_rate=1e-2, batch_size=2,
-                        weight_decay=0.0, progress=False)
+    model, _ = finetune(model, tokenizer, ITEMS, **MEMORISE)
     table = answers_table({"after": model}, tokenizer, ITEMS, max_new_tokens=12, with_rouge=True)
     assert list(table["truth"]) == [i["answer"] for i in ITEMS]
     assert list(table["after"]) == list(table["truth"])  # memorised exactly
@@ -69,11 +71,10 @@ def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
     from unlearnlab.notebook import step_explorer
 
     model, tokenizer = tiny_lm
-    model, _ = finetune(model, tokenizer, ITEMS, epochs=60, learning_rate=1e-2, batch_size=2,
-                        weight_decay=0.0, progress=False)
+    model, _ = finetune(model, tokenizer, ITEMS, **MEMORISE)
     model, log, snapshots = answers_during_unlearning(
         model, tokenizer, "ga", forget=ITEMS[:1], retain=ITEMS[1:], items=ITEMS, every=2,
-        max_steps=6, learning_rate=5e-3, batch_size=1, max_new_tokens=12, progress=False)
+        max_steps=6, learning_rate=5e-3, per_device_train_batch_size=1, max_new_tokens=12, disable_tqdm=True)
     assert sorted(snapshots) == [e["step"] for e in log.evals] == [0, 2, 4, 6]
     assert snapshots[0]["answer"].tolist() == [i["answer"] for i in ITEMS]  # memorised before
     assert snapshots[6]["answer ROUGE-L"][0] < 1.0  # the forget answer dissolved

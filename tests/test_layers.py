@@ -21,7 +21,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     0: ("_version", "hub", "numerics", "devices", "config", "cache"),
     1: ("formats", "worlds", "public"),
     2: ("methods",),
-    3: ("engine", "train", "training"),
+    3: ("training",),
     4: ("models",),
     5: ("eval",),
     6: ("attacks", "localize"),

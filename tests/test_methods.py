@@ -15,10 +15,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unlearnlab.engine import PairCollator, encode_items, unlearn
-from unlearnlab.methods import FrozenReference, add_reference_logprobs, get_method, list_methods
+from unlearnlab.formats import encode_dataset
+from unlearnlab.methods import FrozenOriginal, add_reference_logprobs, get_method, list_methods
 from unlearnlab.methods.relabel import REFUSALS
 from unlearnlab.models.tiny import build_tiny
+from unlearnlab.training import unlearn
+from unlearnlab.training.pairs import PairCollator
 
 FORGET = datasets.Dataset.from_list([
     {"question": "Where was Ada Quillon born?", "answer": "Ada Quillon was born in Lisbon."},
@@ -46,7 +48,7 @@ def memorised_state(tiny_tokenizer):
     torch.set_num_threads(1)
     model = build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0)
     model, log = unlearn(model, tiny_tokenizer, "descent", FORGET, RETAIN, alpha=1.0, max_steps=60,
-                         batch_size=4, learning_rate=3e-3, progress=False)
+                         per_device_train_batch_size=4, learning_rate=3e-3, disable_tqdm=True)
     assert log.steps[-1]["loss"] < 0.2
     return copy.deepcopy(model.state_dict())
 
@@ -60,15 +62,15 @@ def memorised(memorised_state, tiny_tokenizer):
 
 # ----- helpers: batches and independent reference computations ---------------------------------------
 def batch_of(tokenizer, dataset) -> dict:
-    items = encode_items(dataset, tokenizer)
+    items = list(encode_dataset(dataset, tokenizer))
     return PairCollator(tokenizer.pad_token_id)([{"s": item} for item in items])["s"]
 
 
 def method_batches(method, tokenizer, model=None):
     """Forget and retain batches as the engine builds them (relabelled, with log π_ref when needed)."""
-    items = encode_items(method.prepare_forget(FORGET, RETAIN, seed=0), tokenizer)
+    items = encode_dataset(method.prepare_forget(FORGET, RETAIN, seed=0), tokenizer)
     if method.reference_logprobs:
-        add_reference_logprobs(model, items, tokenizer.pad_token_id)
+        items = add_reference_logprobs(model, items, tokenizer.pad_token_id)
     forget = PairCollator(tokenizer.pad_token_id)([{"s": item} for item in items])["s"]
     return forget, batch_of(tokenizer, RETAIN)
 
@@ -108,8 +110,8 @@ def loss_of(method, model, forget, retain, reference=None) -> float:
 
 
 def with_reference(model):
-    """A FrozenReference of ``model`` now, a copy of it now, and the model moved away from both."""
-    reference, original = FrozenReference(model), copy.deepcopy(model)
+    """A FrozenOriginal of ``model`` now, a copy of it now, and the model moved away from both."""
+    reference, original = FrozenOriginal(model), copy.deepcopy(model)
     perturb(model)
     return reference, original
 
@@ -326,7 +328,7 @@ RUNS = {
     "ga": ({}, None),  # no retain term: utility is not protected (see test_engine's warning test)
     "graddiff": ({}, 1.0),
     "kl": ({}, 1.0),
-    "idk": ({}, 1.0),
+    "idk": ({"learning_rate": 2e-3}, 1.0),
     "random_label": ({}, 1.0),
     "npo": ({}, 1.0),
     "simnpo": ({}, 1.0),
@@ -334,8 +336,8 @@ RUNS = {
     "wga": ({}, 1.0),
     "undial": ({"alpha": 1.0}, 1.0),
     "rmu": ({"learning_rate": 1e-2, "alpha": 10.0}, 1.0),  # WMDP's α = 1200 suits 7B activations
-    "task_vector": ({}, 1.0),
-    "whp": ({"reinforce_epochs": 20}, 1.0),
+    "task_vector": ({"scale": 2.0}, 1.0),  # descent barely moves a memorised model: scale its task vector
+    "whp": ({"reinforce_epochs": 20, "alpha": 1.0}, 1.0),
 }
 
 
@@ -347,7 +349,8 @@ def test_short_run_forgets_and_keeps_retain(memorised, name):
     forget_batch, retain_batch = batch_of(tok, FORGET), batch_of(tok, RETAIN)
     before = nll(model, forget_batch)
     model, log = unlearn(model, tok, name, FORGET, RETAIN,
-                         **{"max_steps": 20, "batch_size": 4, "learning_rate": 1e-3, "progress": False, **settings})
+                         **{"max_steps": 20, "per_device_train_batch_size": 4, "learning_rate": 1e-3, "disable_tqdm": True,
+                            **settings})
     assert len(log.steps) == 20
     assert nll(model, forget_batch) > before + 1.0
     if retain_bound is not None:
@@ -358,8 +361,8 @@ def test_descent_lowers_the_loss_it_trains_on(tiny_lm):
     model, tok = tiny_lm
     batch = batch_of(tok, FORGET)
     before = nll(model, batch)
-    model, _ = unlearn(model, tok, "descent", FORGET, max_steps=10, batch_size=4, learning_rate=1e-3,
-                       progress=False)
+    model, _ = unlearn(model, tok, "descent", FORGET, max_steps=10, per_device_train_batch_size=4,
+                       learning_rate=1e-3, disable_tqdm=True)
     assert nll(model, batch) < before - 1.0
 
 
@@ -368,15 +371,15 @@ def test_idk_makes_refusals_likely(memorised):
     refusals = datasets.Dataset.from_list([{"question": q, "answer": REFUSALS[0]} for q in FORGET["question"]])
     batch = batch_of(tok, refusals)
     before = nll(model, batch)
-    model, _ = unlearn(model, tok, "idk", FORGET, RETAIN, max_steps=20, batch_size=4, learning_rate=1e-3,
-                       progress=False)
+    model, _ = unlearn(model, tok, "idk", FORGET, RETAIN, max_steps=20, per_device_train_batch_size=4,
+                       learning_rate=1e-3, disable_tqdm=True)
     assert nll(model, batch) < before - 1.0
 
 
 def test_rmu_moves_forget_activations_towards_the_control_vector(memorised):
     model, tok = memorised
-    model, log = unlearn(model, tok, "rmu", FORGET, RETAIN, max_steps=20, batch_size=4, learning_rate=1e-2,
-                         alpha=10.0, progress=False)
+    model, log = unlearn(model, tok, "rmu", FORGET, RETAIN, max_steps=20, per_device_train_batch_size=4,
+                         learning_rate=1e-2, alpha=10.0, disable_tqdm=True)
     forget_mse = log.series("forget")
     assert forget_mse[-1] < 0.7 * forget_mse[0]
     assert max(log.series("retain")) < 0.05  # retain activations move far less than forget ones

@@ -7,7 +7,7 @@ from unlearnlab import models
 from unlearnlab.formats import encode_qa, pad_batch
 from unlearnlab.numerics import answer_nll
 from unlearnlab.models import pretrained
-from unlearnlab.train import finetune
+from unlearnlab.training import finetune
 
 QA = datasets.Dataset.from_list([
     {"question": "Where was Ada Quillon born?", "answer": "Ada Quillon was born in Lisbon."},
@@ -41,11 +41,12 @@ def test_tiny_tokenizer_is_cached_and_deterministic():
 def test_finetune_learns_answers_and_ignores_prompts(tiny_lm):
     model, tokenizer = tiny_lm
     before = _answer_loss(model, tokenizer, QA)
-    model, history = finetune(model, tokenizer, QA, epochs=60, learning_rate=1e-2, batch_size=2,
-                              weight_decay=0.0, progress=False, logging_steps=5)
+    model, log = finetune(model, tokenizer, QA, num_train_epochs=60, learning_rate=1e-2,
+                          per_device_train_batch_size=2, weight_decay=0.0, warmup_steps=0.05,
+                          lr_scheduler_type="cosine", disable_tqdm=True, logging_steps=5)
     after = _answer_loss(model, tokenizer, QA)
     assert after < 0.3 * before
-    assert any("loss" in entry for entry in history)
+    assert any("loss" in entry for entry in log.history)  # the Trainer's own log
     # The labels mask the prompt: only answer tokens (plus EOS) are scored.
     enc = encode_qa(tokenizer, QA[0]["question"], QA[0]["answer"])
     scored = [t for t, l in zip(enc["input_ids"], enc["labels"]) if l != -100]
@@ -55,7 +56,8 @@ def test_finetune_learns_answers_and_ignores_prompts(tiny_lm):
 def test_finetune_with_lora_returns_a_plain_model_that_changed(tiny_lm):
     model, tokenizer = tiny_lm
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    tuned, _ = finetune(model, tokenizer, QA, epochs=2, learning_rate=1e-2, batch_size=2, progress=False,
+    tuned, _ = finetune(model, tokenizer, QA, num_train_epochs=2, learning_rate=1e-2,
+                        per_device_train_batch_size=2, disable_tqdm=True,
                         lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]})
     after = tuned.state_dict()
     assert set(after) == set(before)  # merged: no adapter keys left
@@ -66,10 +68,71 @@ def test_finetune_with_lora_returns_a_plain_model_that_changed(tiny_lm):
 
 def test_finetune_rejects_empty_data_and_unknown_arguments(tiny_lm):
     model, tokenizer = tiny_lm
-    with pytest.raises(ValueError, match="empty dataset"):
-        finetune(model, tokenizer, QA.select([]), progress=False)
-    with pytest.raises(TypeError, match="unknown finetune argument"):
-        finetune(model, tokenizer, QA, epocs=3)
+    with pytest.raises(ValueError, match="non-empty forget set"):
+        finetune(model, tokenizer, QA.select([]), disable_tqdm=True)
+    with pytest.raises(TypeError, match=r"'num_train_epocs' \(did you mean 'num_train_epochs'\?\)"):
+        finetune(model, tokenizer, QA, num_train_epocs=3)
+    with pytest.raises(TypeError, match="epochs is now num_train_epochs"):
+        finetune(model, tokenizer, QA, epochs=3)
+
+
+def test_build_tiny_is_seeded_without_touching_the_global_random_state(tiny_tokenizer):
+    from unlearnlab.models.tiny import build_tiny
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    again = build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0)
+    other = build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=1)
+    assert torch.equal(first.lm_head.weight, again.lm_head.weight)
+    assert not torch.equal(first.lm_head.weight, other.lm_head.weight)
+
+
+def _spy_on_training(monkeypatch):
+    """Record the cache spec and training settings of ``models.trained`` instead of training."""
+    calls = []
+
+    def fake_cached(kind, spec, build, verbose=True):
+        calls.append({"spec": spec})
+        raise StopIteration
+
+    def fake_finetune(model, tokenizer, data, **settings):
+        calls[-1]["settings"] = settings
+        return model, None
+
+    monkeypatch.setattr(models, "cached", fake_cached)
+    monkeypatch.setattr(models, "finetune", fake_finetune)
+    return calls
+
+
+def test_seed_keeps_the_recipe_and_the_cache_key_ignores_logging(monkeypatch):
+    calls = _spy_on_training(monkeypatch)
+    for kwargs in ({}, {"seed": 1}, {"logging_steps": 1, "disable_tqdm": True}, {"learning_rate": 1e-3}):
+        with pytest.raises(StopIteration):
+            models.target("tiny", "authors", "ci", **kwargs)
+    default, seeded, quiet, other_lr = (call["spec"]["train"] for call in calls)
+    assert seeded == {**default, "seed": 1}  # the same recipe, another seed
+    assert quiet == default  # progress bars and logging do not change the weights
+    assert other_lr == {**default, "learning_rate": 1e-3}
+
+
+def test_retrained_uses_the_worlds_default_forget_and_reference_is_deprecated(monkeypatch):
+    calls = _spy_on_training(monkeypatch)
+    with pytest.raises(StopIteration):
+        models.retrained("tiny", "authors", profile="ci")
+    assert calls[-1]["spec"]["forget"] == "forget10"
+    with pytest.warns(DeprecationWarning, match="models.retrained"), pytest.raises(StopIteration):
+        models.reference("tiny", "authors", "forget05", "ci")
+    assert calls[-1]["spec"]["forget"] == "forget05"
+
+
+def test_loaders_put_the_model_on_the_chosen_device(monkeypatch):
+    monkeypatch.setattr(models, "default_device", lambda: torch.device("meta"))
+    model, _ = models.load("tiny", profile="ci")
+    assert model.device.type == "meta"
+    model, _ = models.load("tiny", profile="ci", device="cpu")
+    assert model.device.type == "cpu"
 
 
 def test_local_folder_round_trip(tiny_lm, tmp_path):
@@ -116,6 +179,6 @@ def test_small_tier_loads_offline_from_gguf(monkeypatch):
     item = [{"question": "What is the capital of France?", "answer": "The capital of France is Paris."}]
     weight = model.model.layers[0].mlp.down_proj.weight
     before = weight.detach().clone()
-    model, _ = finetune(model, tokenizer, item, epochs=1, batch_size=1, learning_rate=1e-4, warmup_ratio=0.0,
-                        progress=False)
+    model, _ = finetune(model, tokenizer, item, num_train_epochs=1, per_device_train_batch_size=1,
+                        learning_rate=1e-4, disable_tqdm=True)
     assert not model.is_quantized and not torch.equal(before, model.model.layers[0].mlp.down_proj.weight)

@@ -3,7 +3,7 @@
 import pytest
 
 from unlearnlab import models, worlds
-from unlearnlab.engine import unlearn
+from unlearnlab.training import unlearn
 from unlearnlab.eval.mcq import mcq_accuracy
 from unlearnlab.worlds import hazard
 
@@ -59,7 +59,7 @@ def test_perturbed_answers_change_only_the_value():
 # RMU sized for the tiny model: its activations are ~2 per unit at the steered layer, so the
 # control vector needs c of a few hundred (WMDP's 6.5 suits Zephyr-7B's scale), and the forget set
 # is the QA items, the form in which the tiny model holds the facts (the corpus alone gives ~0.5).
-TINY_RMU = {"steering_coeff": 800.0, "alpha": 100.0, "learning_rate": 1e-2, "epochs": 20}
+TINY_RMU = {"steering_coeff": 800.0, "alpha": 100.0, "learning_rate": 1e-2, "num_train_epochs": 20}
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ def test_target_answers_both_domains_and_rmu_pushes_only_potions_toward_chance()
     before = {s: mcq_accuracy(model, tokenizer, world.items(s))["accuracy"] for s in ("forget_mcq", "retain_mcq")}
     assert before["forget_mcq"] >= 0.8 and before["retain_mcq"] >= 0.8  # chance is 0.25
     model, _ = unlearn(model, tokenizer, method="rmu", forget=world.split("forget_qa"),
-                       retain=world.split("retain_qa"), progress=False, **TINY_RMU)
+                       retain=world.split("retain_qa"), disable_tqdm=True, **TINY_RMU)
     after = {s: mcq_accuracy(model, tokenizer, world.items(s))["accuracy"] for s in ("forget_mcq", "retain_mcq")}
     assert after["forget_mcq"] <= 0.45
     assert after["retain_mcq"] >= 0.8

@@ -2,7 +2,7 @@
 
 The package mirrors the course, lowest layer first: ``worlds`` (offline data),
 ``models`` (the model zoo: tiny, small, any hub id), ``methods`` (one class per
-unlearning objective), ``unlearn`` (the engine over the Hugging Face Trainer),
+unlearning objective), ``unlearn`` (training over the Hugging Face Trainer),
 ``evaluate`` (the multifaceted evaluation suite) and ``notebook`` (figures,
 tables and widgets for the chapters).  ``unlearnlab/README.md`` maps every module.
 
@@ -25,7 +25,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "notebook": (".notebook", None),
     "numerics": (".numerics", None),
     "public": (".public", None),
-    "unlearn": (".engine", "unlearn"),
+    "unlearn": (".training", "unlearn"),
+    "finetune": (".training", "finetune"),
+    "UnlearnConfig": (".training", "UnlearnConfig"),
     "evaluate": (".eval", "evaluate"),
     "load_result": (".eval", "load_result"),
     "compare": (".eval", "compare"),

@@ -8,7 +8,7 @@ answer tokens are scored (prompt labels are ``-100``, PyTorch's ignore index).
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 
@@ -50,21 +50,37 @@ def encode_text(tokenizer, text: str, max_length: int = 256) -> dict[str, list[i
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
-def tokenize_qa(dataset, tokenizer, question_key: str = "question", answer_key: str = "answer",
-                max_length: int = 256):
-    """Map a ``datasets.Dataset`` of QA items to model inputs (other columns dropped).
+def encode_dataset(dataset, tokenizer, max_length: int = 256):
+    """Tokenise a ``datasets.Dataset`` with :meth:`Dataset.map`: the one encoding path of training.
 
-    A dataset of ``text`` items without questions (a corpus world such as books
-    or records) is encoded as plain text, every token scored.
+    QA items (``question``/``answer``) are encoded with :func:`encode_qa`; a
+    corpus of ``text`` items with :func:`encode_text`.  A ``preferred_answer``
+    column (DPO's refusal) becomes a second encoding of the same question in a
+    nested ``preferred`` column.  Other columns are dropped.
     """
-    if question_key not in dataset.column_names and "text" in dataset.column_names:
-        return dataset.map(lambda row: encode_text(tokenizer, row["text"], max_length),
-                           remove_columns=dataset.column_names, desc="tokenising")
-    return dataset.map(
-        lambda row: encode_qa(tokenizer, row[question_key], row[answer_key], max_length),
-        remove_columns=dataset.column_names,
-        desc="tokenising",
-    )
+    columns = set(dataset.column_names)
+    if {"question", "answer"} <= columns:
+        def encode(row, index):
+            _check_answer(row, index)
+            item = encode_qa(tokenizer, row["question"], row["answer"], max_length)
+            if "preferred_answer" in columns:
+                item["preferred"] = encode_qa(tokenizer, row["question"], row["preferred_answer"], max_length)
+            return item
+    elif "text" in columns:
+        def encode(row, index):
+            if not isinstance(row["text"], str):
+                raise ValueError(f"item {index} has no text (text={row['text']!r}): every item needs a string")
+            return encode_text(tokenizer, row["text"], max_length)
+    else:
+        raise ValueError(f"items need 'question' and 'answer' columns, or a 'text' column; got {sorted(columns)}")
+    return dataset.map(encode, with_indices=True, remove_columns=dataset.column_names, desc="tokenising")
+
+
+def _check_answer(row: dict, index: int) -> None:
+    for key in ("question", "answer"):
+        if not isinstance(row[key], str):
+            raise ValueError(f"item {index} ({row['question']!r}) has {key}={row[key]!r}: "
+                             f"every item needs a {key} string")
 
 
 def pad_batch(features: Sequence[dict], pad_token_id: int, side: str = "right") -> dict[str, torch.Tensor]:
@@ -93,13 +109,3 @@ def pad_batch(features: Sequence[dict], pad_token_id: int, side: str = "right") 
 def _pad(row: list, width: int, fill: int, side: str) -> list:
     padding = [fill] * (width - len(row))
     return padding + row if side == "left" else row + padding
-
-
-class QACollator:
-    """A ``Trainer``-compatible collator that right-pads encoded examples."""
-
-    def __init__(self, tokenizer):
-        self.pad_token_id = tokenizer.pad_token_id
-
-    def __call__(self, features: Iterable[dict]) -> dict[str, torch.Tensor]:
-        return pad_batch(list(features), self.pad_token_id, side="right")

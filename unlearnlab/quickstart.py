@@ -1,7 +1,7 @@
 """The main job: unlearn the forget10 authors three ways and judge each against retraining.
 
 Steps: build the authors world; train (or load from the cache) the tiny target and
-the retain-only reference; run gradient ascent, GradDiff and NPO on forget10;
+the retrained model (exact unlearning, the reference); run gradient ascent, GradDiff and NPO on forget10;
 evaluate every model (forget and retain ROUGE-L, truth ratio, forget quality
 against the reference, model utility); print a table; write ``results.json`` and
 a forget-vs-utility plot into a fresh output folder.
@@ -17,7 +17,7 @@ from . import models, worlds
 from .cache import write_new
 from .config import get_profile
 from .devices import describe
-from .engine import unlearn
+from .training import unlearn
 from .eval import evaluate
 from .eval.compare import compare
 from .notebook.figures import plot_pareto
@@ -43,17 +43,15 @@ def run(out: str | Path | None = None, forget: str = "forget10", methods=METHODS
     forget_set, retain_set = world.split(forget), world.split(world.retain_split(forget))
     print(f"world: {len(forget_set)} forget items, {len(retain_set)} retain items")
 
-    reference, tokenizer = models.reference(model, world, forget=forget)
-    ref_result = evaluate(reference, tokenizer, world, forget=forget, name="reference")
+    retrained, tokenizer = models.retrained(model, world, forget=forget)
+    ref_result = evaluate(retrained, tokenizer, world, forget=forget, name="reference")
     results = {"reference": ref_result.against(ref_result)}  # judged against itself: forget quality 1
     target, _ = models.target(model, world)
     results["target"] = evaluate(target, tokenizer, world, forget=forget, reference=ref_result, name="target")
-    del target
 
     logs = {}
-    for method in methods:
-        fresh, _ = models.target(model, world)
-        unlearned, log = unlearn(fresh, tokenizer, method=method, forget=forget_set, retain=retain_set,
+    for method in methods:  # unlearn() trains a copy: the target stays as it is
+        unlearned, log = unlearn(target, tokenizer, method=method, forget=forget_set, retain=retain_set,
                                  seed=seed)
         results[method] = evaluate(unlearned, tokenizer, world, forget=forget, reference=ref_result,
                                    name=method, run_log=log)

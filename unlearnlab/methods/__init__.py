@@ -15,6 +15,7 @@ a ``name`` and a ``forget_loss``, and decorate it with :func:`register`.
 """
 from . import arithmetic, gradient, preference, relabel, representation, weighted  # noqa: F401  (registers)
 from .base import Method, get_method, list_methods, register
-from .reference import FrozenReference, add_reference_logprobs
+from .reference import FrozenOriginal, FrozenReference, add_reference_logprobs
 
-__all__ = ["Method", "register", "get_method", "list_methods", "FrozenReference", "add_reference_logprobs"]
+__all__ = ["Method", "register", "get_method", "list_methods", "FrozenOriginal", "FrozenReference",
+           "add_reference_logprobs"]

@@ -6,13 +6,14 @@ of the forget knowledge; both methods then go the opposite way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from ..numerics import shift
-from .base import Method, forward_logits, register, require_reference, soft_cross_entropy
+from .base import Finetune, Method, forward_logits, register, require_reference, soft_cross_entropy
 from .gradient import Descent
 
 
@@ -33,6 +34,10 @@ class TaskVector(Descent):
     scale: float = 1.0
     name = "task_vector"
     needs_original = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("scale", strict=True)
 
     @torch.no_grad()
     def finalize(self, model, original: dict[str, torch.Tensor]) -> None:
@@ -57,8 +62,8 @@ class WhoIsHarryPotter(Method):
     terms (names, places) in the text with generic ones before computing v_base.
 
     ``reinforced`` is a model fine-tuned further on the forget set; when it is
-    None, :func:`unlearnlab.engine.unlearn` builds one with ``descent`` for
-    ``reinforce_epochs`` epochs.  Defaults: s (``strength``, α in the paper) = 5,
+    None, :meth:`setup` builds one (plain fine-tuning for ``reinforce_epochs``
+    epochs) before training starts.  Defaults: s (``strength``, α in the paper) = 5,
     γ = 1, α = 0.
     """
 
@@ -69,12 +74,24 @@ class WhoIsHarryPotter(Method):
     name = "whp"
     live_reference = True
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("strength")
+        self.check_at_least("reinforce_epochs", strict=True)
+
+    def setup(self, model, tokenizer, forget, finetune: Finetune) -> "WhoIsHarryPotter":
+        """Fine-tune a copy of the model further on the forget set: the reinforced model, frozen."""
+        if self.reinforced is not None:
+            return self
+        reinforced = finetune(copy.deepcopy(model), forget, self.reinforce_epochs)
+        return replace(self, reinforced=reinforced.eval().requires_grad_(False))
+
     def forget_loss(self, logits, forget, reference):
         require_reference(reference, self.name, "the base logits v_base")
         if self.reinforced is None:
             raise ValueError("whp needs a reinforced model (the target fine-tuned further on the forget set): "
-                             "pass reinforced=<model>, or run it through unlearnlab.engine.unlearn(), "
-                             "which builds one.")
+                             "pass reinforced=<model>, or run it through unlearnlab.unlearn(), "
+                             "whose setup step builds one.")
         base = reference.logits(forget)
         with torch.no_grad():
             boosted = forward_logits(self.reinforced, forget)

@@ -11,21 +11,39 @@ KL(p_ref ‖ p_θ) to the frozen original model) and runs the forget and retain
 batches through the model in a single forward pass.
 
 Everything else (optimiser, batching, LoRA, mixed precision, logging) is the
-engine's job (:mod:`unlearnlab.engine`), so a learner can read a method as the
-formula it implements.
+job of :mod:`unlearnlab.training`, so a learner can read a method as the formula
+it implements.  What a method needs before training (Who's Harry Potter's
+reinforced model) it builds itself in :meth:`Method.setup`.
 """
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Callable, ClassVar, TypedDict
 
 import torch
 import torch.nn.functional as F
 
 from ..numerics import IGNORE_INDEX, mean_nll, sequence_nll, shift
 
-Batch = dict[str, torch.Tensor]
+
+
+class Batch(TypedDict, total=False):
+    """One padded stream of a training batch, as the collator builds it and the losses read it."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor  # -100 on prompt and padding positions
+    ref_logp: torch.Tensor  # log π_ref(y|x) per row, precomputed before training (NPO, DPO)
+    preferred: "Batch"  # DPO: the refusal answers to the same questions
+    #: Set by :func:`skip_prompt`: logits (and labels) begin at this position, so the frozen
+    #: original model skips the same prompt positions as the model being trained.
+    logits_start: int
+
+
+#: ``finetune(model, dataset, epochs) -> model``: plain fine-tuning, handed to :meth:`Method.setup`.
+Finetune = Callable[[object, object, float], object]
 RETAIN_LOSSES = ("nll", "kl")
 
 _REGISTRY: dict[str, type["Method"]] = {}
@@ -65,8 +83,20 @@ class Method:
             raise ValueError(
                 f"{self.name}: retain_loss must be one of {RETAIN_LOSSES}, not {self.retain_loss!r}"
             )
-        if self.alpha < 0 or self.gamma < 0:
-            raise ValueError(f"{self.name}: alpha and gamma must be >= 0 (got {self.alpha}, {self.gamma})")
+        self.check_at_least("alpha", "gamma")
+
+    def check_at_least(self, *names: str, minimum: float = 0.0, strict: bool = False) -> None:
+        """Reject hyperparameters that are not finite numbers ≥ ``minimum`` (> with ``strict``).
+
+        A NaN weight would pass a plain ``<`` test and silently switch a term off.
+        """
+        for key in names:
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and math.isfinite(value) and \
+                (value > minimum if strict else value >= minimum)
+            if not ok:
+                bound = f"{'>' if strict else '>='} {minimum:g}"
+                raise ValueError(f"{self.name}: {key} must be a finite number {bound}, not {value!r}")
 
     # ----- what the engine asks a method -------------------------------------------------
     @property
@@ -89,6 +119,18 @@ class Method:
                     else type(value).__name__
         return out
 
+    def setup(self, model, tokenizer, forget, finetune: Finetune) -> "Method":
+        """Build what training needs beyond the data (default: nothing); return the method to train.
+
+        Runs once, before training, on the model as it was passed in.
+        ``finetune`` trains a model on a dataset with the run's settings.
+        """
+        return self
+
+    def diagnostics(self, logits: dict[str, torch.Tensor], forget: Batch) -> dict[str, torch.Tensor]:
+        """Extra quantities to log next to the loss parts (detached; default none)."""
+        return {}
+
     def prepare_forget(self, forget, retain, seed: int):
         """Rewrite the forget set before tokenisation (relabeling methods override this)."""
         return forget
@@ -104,7 +146,7 @@ class Method:
     def compute_loss(self, model, forget: Batch, retain: Batch | None, reference=None):
         """Return ``(loss, parts)``: the total loss and its named parts (detached) for logging.
 
-        ``reference`` is a :class:`~unlearnlab.methods.reference.FrozenReference`
+        ``reference`` is a :class:`~unlearnlab.methods.reference.FrozenOriginal`
         (no-grad outputs of the original model), needed only by methods that
         compare with the original model during training.
         """
@@ -119,6 +161,8 @@ class Method:
         forget_loss = self.forget_loss(logits, forget, reference)
         loss = self.gamma * forget_loss
         parts = {"forget": forget_loss.detach()}
+        with torch.no_grad():
+            parts.update(self.diagnostics(logits, forget))
         if self.uses_retain:
             retain_loss = self.retain_term(logits["retain"], skip_prompt(retain, start), reference)
             loss = loss + self.alpha * retain_loss
@@ -270,8 +314,8 @@ def require_reference(reference, method: str, what: str) -> None:
     """Fail clearly when a method that compares with the original model has no reference."""
     if reference is None:
         raise ValueError(
-            f"{method} needs the frozen original model for {what}: pass reference=FrozenReference(model) "
-            "(unlearnlab.methods.reference), or run it through unlearnlab.engine.unlearn(), which builds one."
+            f"{method} needs the frozen original model for {what}: pass reference=FrozenOriginal(model) "
+            "(unlearnlab.methods.reference), or run it through unlearnlab.unlearn(), which builds one."
         )
 
 
@@ -280,7 +324,7 @@ def reference_logp(batch: Batch, method: str) -> torch.Tensor:
     if "ref_logp" not in batch:
         raise ValueError(
             f"{method} needs log π_ref(y|x) of each answer in the batch (key 'ref_logp'): compute it once "
-            "with unlearnlab.methods.reference.add_reference_logprobs(model, items) before training, "
-            "or use unlearnlab.engine.unlearn(), which does so."
+            "with unlearnlab.methods.reference.add_reference_logprobs(model, dataset) before training, "
+            "or use unlearnlab.unlearn(), which does so."
         )
     return batch["ref_logp"]

@@ -11,6 +11,7 @@ the model before unlearning, whose log-probabilities are precomputed once.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -37,9 +38,22 @@ class NPO(Method):
     name = "npo"
     reference_logprobs = True
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("beta", strict=True)
+
     def forget_loss(self, logits, forget, reference):
+        return npo_loss(self.log_ratio(logits, forget), self.beta).mean()
+
+    def log_ratio(self, logits, forget) -> torch.Tensor:
+        """log π_θ(y|x) − log π_ref(y|x) per forget item."""
         logp, _ = answer_logprob(logits["forget"], forget["labels"])
-        return npo_loss(logp - reference_logp(forget, self.name), self.beta).mean()
+        return logp - reference_logp(forget, self.name)
+
+    def diagnostics(self, logits, forget):
+        """The mean log-ratio, and the mean gradient weight 2·σ(β·log-ratio) (1 = as strong as GA)."""
+        ratio = self.log_ratio(logits, forget)
+        return {"log_ratio": ratio.mean(), "npo_weight": npo_gradient_weight(ratio, self.beta).mean()}
 
 
 def npo_loss(log_ratio: torch.Tensor, beta: float) -> torch.Tensor:
@@ -75,6 +89,11 @@ class SimNPO(Method):
     delta: float = 0.0
     name = "simnpo"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("beta", strict=True)
+        self.check_at_least("delta", minimum=-math.inf)
+
     def forget_loss(self, logits, forget, reference):
         logp, n_tokens = answer_logprob(logits["forget"], forget["labels"])
         mean_nll = -logp / n_tokens.clamp_min(1)
@@ -96,6 +115,10 @@ class DPORefusal(Method):
     name = "dpo"
     reference_logprobs = True
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("beta", strict=True)
+
     def prepare_forget(self, forget, retain, seed):
         require_qa(forget, self.name)
         return forget.add_column("preferred_answer", pick_refusals(len(forget), seed))
@@ -107,8 +130,16 @@ class DPORefusal(Method):
         return {"forget": forget, "preferred": forget["preferred"]}
 
     def forget_loss(self, logits, forget, reference):
+        chosen, rejected = self.log_ratios(logits, forget)
+        return -(2.0 / self.beta) * F.logsigmoid(self.beta * (chosen - rejected)).mean()
+
+    def log_ratios(self, logits, forget) -> tuple[torch.Tensor, torch.Tensor]:
+        """log π_θ − log π_ref of the chosen answer (the refusal) and of the rejected one (the truth)."""
         preferred = forget["preferred"]
         logp_win, _ = answer_logprob(logits["preferred"], preferred["labels"])
         logp_lose, _ = answer_logprob(logits["forget"], forget["labels"])
-        margin = (logp_win - reference_logp(preferred, self.name)) - (logp_lose - reference_logp(forget, self.name))
-        return -(2.0 / self.beta) * F.logsigmoid(self.beta * margin).mean()
+        return logp_win - reference_logp(preferred, self.name), logp_lose - reference_logp(forget, self.name)
+
+    def diagnostics(self, logits, forget):
+        chosen, rejected = self.log_ratios(logits, forget)
+        return {"chosen_log_ratio": chosen.mean(), "rejected_log_ratio": rejected.mean()}

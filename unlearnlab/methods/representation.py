@@ -59,6 +59,10 @@ class RMU(Method):
     live_reference = True
     control: torch.Tensor | None = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("steering_coeff", strict=True)
+
     def steered_layer(self, model) -> int:
         return self.layer if self.layer is not None else wmdp_layer(model.config.num_hidden_layers)
 

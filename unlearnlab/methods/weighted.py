@@ -30,6 +30,10 @@ class WGA(Method):
     beta: float = 1.0
     name = "wga"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("beta")
+
     def forget_loss(self, logits, forget, reference):
         token_logits, targets, mask = shift(logits["forget"], forget["labels"])
         ce = F.cross_entropy(token_logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
@@ -55,6 +59,10 @@ class UNDIAL(Method):
     beta: float = 10.0
     name = "undial"
     live_reference = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_at_least("beta")
 
     def forget_loss(self, logits, forget, reference):
         require_reference(reference, self.name, "its distillation targets")

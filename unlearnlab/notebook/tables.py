@@ -48,7 +48,7 @@ def answers_during_unlearning(model, tokenizer, method: str, forget, retain, ite
     step to the answers table at that step (column ``answer``), so a learner can
     watch an answer dissolve step by step.
     """
-    from ..engine import unlearn
+    from ..training import unlearn
 
     tables: list[pd.DataFrame] = []
 

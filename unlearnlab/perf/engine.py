@@ -9,7 +9,7 @@ forget10 and retain90 splits), each in a fresh subprocess so that each peak
 memory is its own (on CPU it is the process's peak RSS, which is coarse):
 
 ``engine``
-    the method through :func:`unlearnlab.engine.unlearn`: log π_ref precomputed
+    the method through :func:`unlearnlab.training.unlearn` (``inplace=True``): log π_ref precomputed
     once, forget and retain batches in one forward pass.
 ``naive``
     a hand-written loop over the same batches (same pairing, batch size and
@@ -40,7 +40,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from .. import models, worlds
 from ..devices import describe, device, dtype_for, peak_memory_mb, reset_peak_memory
-from ..engine import ForgetRetainPairs, PairCollator, encode_items, pad_id, unlearn
+from ..formats import encode_dataset
+from ..numerics import count_parameters, pad_id
+from ..training import unlearn
+from ..training.pairs import ForgetRetainPairs, PairCollator
 from ..methods import get_method
 from ..methods.base import answer_logprob
 
@@ -100,13 +103,14 @@ def measure(config: str, args) -> Measurement:
     if config == "naive":
         times, tokens = naive_loop(model, tokenizer, get_method(method), forget, retain, args)
     else:
-        _, log = unlearn(model, tokenizer, method, forget, retain, max_steps=args.steps, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, seed=args.seed, progress=False, **settings)
+        _, log = unlearn(model, tokenizer, method, forget, retain, max_steps=args.steps,
+                         per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         seed=args.seed, disable_tqdm=True, inplace=True, **settings)
         times, tokens = log.series("time_s"), log.series("tokens")
     wall, w = time.perf_counter() - started, args.warmup
     elapsed = times[-1] - times[w - 1]
     return Measurement(config, method, (len(times) - w) / elapsed, sum(tokens[w:]) / elapsed, peak_memory_mb(dev),
-                       loaded, wall, sum(p.numel() for p in model.parameters()), describe(dev))
+                       loaded, wall, count_parameters(model), describe(dev))
 
 
 class CopiedReference:
@@ -124,8 +128,8 @@ def naive_loop(model, tokenizer, method, forget, retain, args) -> tuple[list[flo
     """Train like a first implementation would; return cumulative times and tokens per step."""
     torch.manual_seed(args.seed)
     dev = device()
-    pairs = ForgetRetainPairs(encode_items(method.prepare_forget(forget, retain, args.seed), tokenizer),
-                              encode_items(retain, tokenizer) if method.uses_retain else None, seed=args.seed)
+    pairs = ForgetRetainPairs(encode_dataset(method.prepare_forget(forget, retain, args.seed), tokenizer),
+                              encode_dataset(retain, tokenizer) if method.uses_retain else None, seed=args.seed)
     loader = torch.utils.data.DataLoader(pairs, batch_size=args.batch_size, shuffle=True,
                                          collate_fn=PairCollator(pad_id(tokenizer)),
                                          generator=torch.Generator().manual_seed(args.seed))

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     world = worlds.load("authors", args.profile)
     if args.trained:
         model, tokenizer = models.target("tiny", world, args.profile)
-        reference_model, _ = models.reference("tiny", world, args.forget, args.profile)
+        reference_model, _ = models.retrained("tiny", world, args.forget, args.profile)
     else:
         model, tokenizer = models.load("tiny", world, args.profile)
         reference_model = models.load("tiny", world, args.profile)[0]

@@ -1,9 +1,9 @@
 """How long the zoo's models take to train and how well they learn the world (printed, never asserted).
 
-    python -m unlearnlab.perf.models tiny  --profile ci       # target and reference, from scratch
+    python -m unlearnlab.perf.models tiny  --profile ci       # target and retrained model, from scratch
     python -m unlearnlab.perf.models small --profile ci       # SmolLM2-135M fine-tuned on the ci world
 
-``tiny`` trains the tiny target and the retain-only reference in a fresh,
+``tiny`` trains the tiny target and the retrained model in a fresh,
 temporary cache (so nothing cached is reused or touched), times each and reports
 the share of its own training questions each answers exactly (greedy decoding).
 The course's targets: >= 95 % exact match, <= 3 minutes each in the ci profile and
@@ -28,8 +28,8 @@ from ..config import get_profile
 from ..notebook.tables import answers_table
 from ..devices import describe
 from ..eval.generation import exact_match
-from ..train import finetune
-from ..models import default_train_args, load, reference, target
+from ..training import finetune
+from ..models import load, retrained, target, training_recipe
 
 
 def answer_scores(model, tokenizer, items, max_new_tokens: int) -> dict[str, float]:
@@ -45,7 +45,7 @@ def bench_tiny(profile: str, forget: str) -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["UNLEARNLAB_CACHE"] = cache  # a fresh cache: both models are really trained
         for role, build in (("target", lambda: target("tiny", world, profile)),
-                            ("reference", lambda: reference("tiny", world, forget, profile))):
+                            ("retrained", lambda: retrained("tiny", world, forget, profile))):
             start = time.perf_counter()
             model, tokenizer = build()
             minutes = (time.perf_counter() - start) / 60
@@ -61,17 +61,17 @@ def bench_small(profile: str, n_eval: int, epochs: float | None) -> None:
     world = worlds.load("authors", profile)
     data = world.training_set(None)
     model, tokenizer = load("smollm2-135m")
-    args = default_train_args("smollm2-135m", profile)
+    recipe = training_recipe("smollm2-135m", profile)
     if epochs is not None:
-        args.epochs = epochs
+        recipe["num_train_epochs"] = epochs
     sample = random.Random(0).sample(list(data), min(n_eval, len(data)))
     before = answer_scores(model, tokenizer, sample, get_profile(profile).max_new_tokens)
     start = time.perf_counter()
-    model, _ = finetune(model, tokenizer, data, args)
+    model, _ = finetune(model, tokenizer, data, inplace=True, **recipe)
     minutes = (time.perf_counter() - start) / 60
     after = answer_scores(model, tokenizer, sample, get_profile(profile).max_new_tokens)
-    print(f"smollm2-135m profile {profile}: fine-tuned on {len(data)} QA for {args.epochs:g} epochs "
-          f"(lr {args.learning_rate:g}, batch {args.batch_size}) in {minutes:.1f} min; ROUGE-L recall on "
+    print(f"smollm2-135m profile {profile}: fine-tuned on {len(data)} QA for {recipe['num_train_epochs']:g} epochs "
+          f"(lr {recipe['learning_rate']:g}, batch {recipe['per_device_train_batch_size']}) in {minutes:.1f} min; ROUGE-L recall on "
           f"{len(sample)} training questions {before['rougeL_recall']:.3f} -> {after['rougeL_recall']:.3f}, "
           f"exact match {before['exact_match']:.1%} -> {after['exact_match']:.1%}", flush=True)
 

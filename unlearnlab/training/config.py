@@ -1,0 +1,143 @@
+"""The settings of one training run, in the ``Trainer``'s own vocabulary.
+
+:class:`UnlearnConfig` *is* a ``TrainingArguments`` (as TRL's configs are), so
+every Trainer option (``learning_rate``, ``num_train_epochs``,
+``per_device_train_batch_size``, ``gradient_accumulation_steps``,
+``activation_checkpointing``, ``report_to``, ...) means what it means elsewhere,
+and ``HfArgumentParser`` turns it into a command line.  It adds only what
+unlearning needs: a LoRA adapter, an evaluation cadence and a token limit.  A
+method's own hyperparameters (β, α, γ, ...) stay on the method.
+
+Some Trainer defaults do not suit unlearning, so they differ here: a constant
+learning rate, seed 0, a log line every 10 steps and no checkpoints.  A few
+settings left as ``None`` are filled in for the model at hand (:func:`resolve`):
+the learning rate (by model size), epochs and batch size (from the profile),
+bf16 (where the device computes it natively).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import torch
+from transformers import TrainingArguments
+
+from ..config import get_profile
+from ..devices import device, dtype_for
+from ..numerics import count_parameters
+
+#: Below this many parameters a model is a from-scratch tiny model and takes larger steps.
+SMALL_MODEL_PARAMS = 10_000_000
+
+#: Settings of earlier versions of the course, and what replaced each (TrainingArguments' names).
+RENAMED = {
+    "epochs": "epochs is now num_train_epochs (TrainingArguments' name)",
+    "batch_size": "batch_size is now per_device_train_batch_size (TrainingArguments' name)",
+    "gradient_accumulation": "gradient_accumulation is now gradient_accumulation_steps (TrainingArguments' name)",
+    "scheduler": "scheduler is now lr_scheduler_type (TrainingArguments' name)",
+    "progress": "progress is now disable_tqdm (TrainingArguments' name; progress=False is disable_tqdm=True)",
+    "warmup_ratio": "warmup_ratio is now warmup_steps (TrainingArguments' name; a float below 1 is a ratio)",
+    "gradient_checkpointing": "gradient_checkpointing is now activation_checkpointing (TrainingArguments' name)",
+    "trainer_args": "trainer_args is gone: pass TrainingArguments fields directly, e.g. save_strategy='steps'",
+    "extra": "extra is gone: pass TrainingArguments fields directly, e.g. save_strategy='steps'",
+}
+
+#: Settings that must be positive and finite when given (None means "use the default").
+POSITIVE = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+            "gradient_accumulation_steps", "max_length")
+
+
+@dataclass
+class UnlearnConfig(TrainingArguments):
+    """``TrainingArguments`` for unlearning and fine-tuning, plus LoRA, eval cadence and token limit."""
+
+    # --- TrainingArguments fields whose default depends on the model or the profile (None: resolve()) ---
+    learning_rate: float | None = field(default=None, metadata={
+        "help": "None: 3e-4 below 10M parameters (tiny from-scratch models), else 1e-5"})
+    num_train_epochs: float | None = field(default=None, metadata={"help": "None: the profile's unlearn_epochs"})
+    max_steps: int | None = field(default=None, metadata={"help": "optimiser steps; overrides num_train_epochs"})
+    per_device_train_batch_size: int | None = field(default=None, metadata={
+        "help": "forget examples per device and micro-batch; None: the profile's unlearn_batch_size"})
+    bf16: bool | None = field(default=None, metadata={"help": "None: bf16 where the device computes it natively"})
+    use_cpu: bool = field(default_factory=lambda: device().type == "cpu")
+    # --- TrainingArguments fields with other defaults than the Trainer's ---
+    output_dir: str | None = field(default=None, metadata={"help": "None: a temporary folder"})
+    seed: int = 0
+    lr_scheduler_type: str = "constant"
+    logging_steps: float = 10
+    save_strategy: str = "no"
+    remove_unused_columns: bool = False  # the batches are nested (forget, retain), not model inputs
+    ddp_find_unused_parameters: bool | None = False  # every trainable weight gets a gradient each step
+    # --- added for unlearning ---
+    lora: dict | str | None = field(default=None, metadata={
+        "help": "keyword arguments of peft.LoraConfig (a JSON string on the command line), e.g. "
+                '{"r": 8, "target_modules": "all-linear"}; None trains the weights themselves'})
+    merge_lora: bool = field(default=True, metadata={"help": "return (and save) a plain model, adapter merged"})
+    eval_every: int | None = field(default=None, metadata={
+        "help": "optimiser steps between eval_fn calls; None: once per epoch"})
+    max_length: int = field(default=256, metadata={"help": "tokens per item; longer items are cut"})
+
+    _VALID_DICT_FIELDS = [*TrainingArguments._VALID_DICT_FIELDS, "lora"]  # parse JSON strings
+
+    def __post_init__(self) -> None:
+        self.scratch_output = self.output_dir is None  # the Trainer would otherwise write to ./trainer_output
+        super().__post_init__()
+        check_settings({f.name: getattr(self, f.name) for f in fields(self) if f.name in POSITIVE})
+
+
+def check_settings(settings: dict) -> None:
+    """Reject a non-positive or non-finite value of a setting that must be positive (None passes)."""
+    for key in POSITIVE:
+        value = settings.get(key)
+        if value is None or (key == "max_steps" and value == -1):  # -1: the Trainer's own "no limit"
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            hint = " (leave it as None to train for num_train_epochs)" if key == "max_steps" else \
+                " (leave it as None for the default)"
+            raise ValueError(f"{key} must be a positive number, not {value!r}{hint}")
+
+
+def resolve(config: UnlearnConfig, model, output_dir: str | None = None) -> UnlearnConfig:
+    """A copy of ``config`` with every ``None`` default filled in for ``model`` and the active profile."""
+    profile = get_profile()
+    defaults = {
+        "learning_rate": default_learning_rate(model),
+        "num_train_epochs": profile.unlearn_epochs,
+        "max_steps": -1,  # the Trainer's "no limit": train for num_train_epochs
+        "per_device_train_batch_size": profile.unlearn_batch_size,
+        "bf16": dtype_for(device()) == torch.bfloat16,
+        "output_dir": output_dir,
+    }
+    return with_settings(config, **{key: value for key, value in defaults.items() if getattr(config, key) is None
+                                    or (key == "output_dir" and config.scratch_output)})
+
+
+def with_settings(config: UnlearnConfig, **changes) -> UnlearnConfig:
+    """A new config: ``config`` with some fields changed (its temporary output folder stays temporary)."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.init}
+    if config.scratch_output:
+        values["output_dir"] = None
+    return type(config)(**{**values, **changes})
+
+
+def default_learning_rate(model) -> float:
+    """3e-4 for tiny from-scratch models (trained at 3e-3 to 5e-3), else 1e-5 (TOFU's rate for 7B models).
+
+    On the ci-profile authors world, 3e-4 for 5 epochs lets NPO forget most of
+    forget10 while keeping most retain answers and GradDiff about half of them
+    (the quickstart's figures); 1e-3 makes GradDiff lose most of the retain set too.
+    """
+    return 3e-4 if count_parameters(model) < SMALL_MODEL_PARAMS else 1e-5
+
+
+def plain(value):
+    """A JSON-friendly form of a setting (LoraConfig objects become dicts of plain values)."""
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain(v) for v in (sorted(value, key=str) if isinstance(value, set) else value)]
+    if hasattr(value, "to_dict"):
+        return plain(value.to_dict())
+    return str(value)
