@@ -322,7 +322,8 @@ def save(trainer: UnlearnTrainer, model, tokenizer, path: Path, merged: bool) ->
             model.save_pretrained(partial)
             tokenizer.save_pretrained(partial)
     else:
-        trainer.save_model(str(partial))
+        trainer.save_model(str(partial))  # every process takes part (FSDP gathers shards); the first writes
+    trainer.accelerator.wait_for_everyone()
     if main:
         if path.exists():
             shutil.rmtree(path)

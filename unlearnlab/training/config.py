@@ -59,7 +59,8 @@ class UnlearnConfig(TrainingArguments):
     per_device_train_batch_size: int | None = field(default=None, metadata={
         "help": "forget examples per device and micro-batch; None: the profile's unlearn_batch_size"})
     bf16: bool | None = field(default=None, metadata={"help": "None: bf16 where the device computes it natively"})
-    use_cpu: bool = field(default_factory=lambda: device().type == "cpu")
+    use_cpu: bool | None = field(default=None, metadata={
+        "help": "None: exactly when unlearnlab.device() is the CPU (UNLEARNLAB_DEVICE=cpu forces it)"})
     # --- TrainingArguments fields with other defaults than the Trainer's ---
     output_dir: str | None = field(default=None, metadata={"help": "None: a temporary folder"})
     seed: int = 0
@@ -81,6 +82,8 @@ class UnlearnConfig(TrainingArguments):
 
     def __post_init__(self) -> None:
         self.scratch_output = self.output_dir is None  # the Trainer would otherwise write to ./trainer_output
+        if self.use_cpu is None:  # decided before the Trainer sets up devices and processes
+            self.use_cpu = device().type == "cpu"
         super().__post_init__()
         check_settings({f.name: getattr(self, f.name) for f in fields(self) if f.name in POSITIVE})
 
