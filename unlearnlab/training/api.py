@@ -98,6 +98,8 @@ def unlearn(model, tokenizer, method: str | Method = "npo", forget=None, retain=
                          n_forget=len(forget_data), n_retain=len(retain_data or []),
                          device=str(dev), n_params=count_parameters(model))
         pairs = ForgetRetainPairs(forget_data, retain_data, seed=config.seed)
+        logger.info("%s on %d forget and %d retain items, %s", method.name, log.n_forget, log.n_retain,
+                    {key: log.hyperparameters[key] for key in ("learning_rate", "num_train_epochs", "max_steps")})
         trainer, live_tokens = train(model, tokenizer, method, pairs, config, log, eval_fn)
     log.reference_tokens = reference_tokens + live_tokens
     log.history = list(trainer.state.log_history)
@@ -285,7 +287,8 @@ def build_trainer(model, tokenizer, method: Method, reference, pairs: ForgetReta
     trainer.add_callback(EpochPairs(pairs))
     trainer.add_callback(StepRecorder(trainer, log))
     if eval_fn is not None:
-        per_epoch = -(-len(pairs) // (config.per_device_train_batch_size * config.gradient_accumulation_steps))
+        items_per_step = config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size
+        per_epoch = -(-len(pairs) // items_per_step)
         trainer.add_callback(EvalRecorder(eval_fn, config.eval_every or per_epoch, log))
     return trainer
 
