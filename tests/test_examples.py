@@ -1,4 +1,4 @@
-"""The multi-GPU example runs: two CPU processes of data parallelism, as `accelerate launch` would start."""
+"""The multi-GPU example runs in two CPU processes (as `accelerate launch` would start them), and a NaN stops both."""
 import json
 import os
 import subprocess
@@ -45,3 +45,14 @@ def _fewest_tokens(n: int) -> int:
     lengths = [sorted(map(len, encode_dataset(world.split(split), tokenizer)["input_ids"]))
                for split in ("forget10", "retain90")]
     return sum(sum(split[:n]) for split in lengths)
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_process_stops_every_process(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               str(ROOT / "tests/scripts/nan_in_two_processes.py"), str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in (0, 1):  # rank 0's own loss was finite: it stops because the gathered one was not
+        assert (tmp_path / f"rank{rank}.txt").read_text().startswith("stopped: nan_on_rank_one: the loss became")
