@@ -349,8 +349,8 @@ def test_short_run_forgets_and_keeps_retain(memorised, name):
     forget_batch, retain_batch = batch_of(tok, FORGET), batch_of(tok, RETAIN)
     before = nll(model, forget_batch)
     model, log = unlearn(model, tok, name, FORGET, RETAIN,
-                         **{"max_steps": 20, "per_device_train_batch_size": 4, "learning_rate": 1e-3, "disable_tqdm": True,
-                            **settings})
+                         **{"max_steps": 20, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                            "disable_tqdm": True, **settings})
     assert len(log.steps) == 20
     assert nll(model, forget_batch) > before + 1.0
     if retain_bound is not None:
