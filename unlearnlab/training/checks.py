@@ -30,7 +30,7 @@ def as_dataset(data, role: str, world=None):
         return world.split(data)
     if isinstance(data, dict):
         return datasets.Dataset.from_dict(data)
-    if type(data).__name__ == "DataFrame":
+    if type(data).__name__ == "DataFrame":  # pandas, without importing it
         return datasets.Dataset.from_pandas(data, preserve_index=False)
     if isinstance(data, (list, tuple)):
         if all(isinstance(row, dict) for row in data):
@@ -69,7 +69,10 @@ def _keys(dataset) -> set[tuple]:
 
 
 def check_tokenizer(model, tokenizer) -> None:
-    """Refuse a tokenizer that does not belong to the model (ids beyond its vocabulary, other special tokens)."""
+    """Refuse a tokenizer that does not belong to the model (ids beyond its vocabulary, another vocabulary).
+
+    Other special tokens than the model's config only warn: a chat model may end turns with another token.
+    """
     name = type(tokenizer).__name__
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is None:
         raise ValueError(f"the tokenizer ({name}) has neither a pad nor an end-of-sequence token: set one, "
@@ -83,9 +86,9 @@ def check_tokenizer(model, tokenizer) -> None:
     for key in ("bos_token_id", "eos_token_id"):
         expected, actual = getattr(config, key, None), getattr(tokenizer, key)
         expected = expected if isinstance(expected, (list, tuple)) else [expected]
-        if None not in expected and actual is not None and actual not in expected:
-            raise ValueError(f"the tokenizer's {key} is {actual} but the model's is {expected}: the tokenizer "
-                             "belongs to another model. Load model and tokenizer together.")
+        if None not in expected and actual is not None and actual not in expected:  # may be deliberate (chat)
+            warnings.warn(f"the tokenizer's {key} is {actual} but the model's is {expected}: is it the model's "
+                          "own tokenizer? Load model and tokenizer together.", stacklevel=3)
     fingerprint = getattr(config, "vocab_fingerprint", None)
     if fingerprint is not None and fingerprint != vocab_fingerprint(tokenizer):
         raise ValueError("the tokenizer's vocabulary differs from the one this model was built with (another "
