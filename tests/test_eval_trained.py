@@ -8,7 +8,7 @@ from unlearnlab.eval import evaluate
 @pytest.mark.slow
 def test_target_has_clearly_worse_forget_quality_than_the_retain_only_model():
     world = worlds.load("authors")
-    reference_model, tokenizer = models.reference("tiny", world, forget="forget10")
+    reference_model, tokenizer = models.retrained("tiny", world, forget="forget10")
     reference = evaluate(reference_model, tokenizer, world, forget="forget10", name="reference")
     target_model, _ = models.target("tiny", world)
     target = evaluate(target_model, tokenizer, world, forget="forget10", reference=reference,
