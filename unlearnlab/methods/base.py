@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from ..numerics import IGNORE_INDEX, mean_nll, sequence_nll, shift
 
 
-
 class Batch(TypedDict, total=False):
     """One padded stream of a training batch, as the collator builds it and the losses read it."""
 
@@ -98,7 +97,7 @@ class Method:
                 bound = f"{'>' if strict else '>='} {minimum:g}"
                 raise ValueError(f"{self.name}: {key} must be a finite number {bound}, not {value!r}")
 
-    # ----- what the engine asks a method -------------------------------------------------
+    # ----- what training asks a method ---------------------------------------------------
     @property
     def uses_retain(self) -> bool:
         """Whether the retain set enters the loss (α > 0)."""
