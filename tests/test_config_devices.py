@@ -68,3 +68,13 @@ def test_device_logs_its_choice(caplog, monkeypatch):
     with caplog.at_level("INFO", logger="unlearnlab"):
         devices.device(verbose=True)
     assert "device: cpu" in caplog.text
+
+
+@pytest.mark.parametrize("value, message", [("cuda", "no cuda device"), ("gpu0", "not a device name"),
+                                            ("mps", "no mps device")])
+def test_a_forced_device_that_is_not_there_names_the_variable(monkeypatch, value, message):
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    monkeypatch.setattr(devices, "mps_available", lambda: False)
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", value)
+    with pytest.raises(ValueError, match=f"UNLEARNLAB_DEVICE.*{message}"):
+        devices.device()
