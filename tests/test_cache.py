@@ -1,4 +1,5 @@
 """The artefact cache: content keys, reuse, atomic writes, no silent overwrite."""
+import hashlib
 import json
 
 import pytest
@@ -9,6 +10,20 @@ from unlearnlab import cache
 def test_key_ignores_dict_order_and_changes_with_content():
     assert cache.stable_hash({"a": 1, "b": 2}) == cache.stable_hash({"b": 2, "a": 1})
     assert cache.stable_hash({"a": 1}) != cache.stable_hash({"a": 2})
+
+
+def test_key_is_the_same_for_integral_floats_and_ints():
+    assert cache.stable_hash({"epochs": 3}) == cache.stable_hash({"epochs": 3.0})
+    assert cache.stable_hash({"train": {"wd": 0.0, "sizes": [1.0, 2]}}) == \
+        cache.stable_hash({"train": {"wd": 0, "sizes": (1, 2.0)}})
+    assert cache.stable_hash({"flag": True}) != cache.stable_hash({"flag": 1})
+    assert cache.stable_hash({"lr": 0.5}) != cache.stable_hash({"lr": 0})
+
+
+def test_key_without_integral_floats_is_unchanged():
+    spec = {"lr": 0.003, "model": "tiny", "forget": None, "layers": [128, 4], "bf16": False}
+    before = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    assert cache.stable_hash(spec) == before
 
 
 def test_second_call_reuses_without_building(tmp_path, monkeypatch):

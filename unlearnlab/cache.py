@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 
 def cache_dir() -> Path:
@@ -28,9 +28,24 @@ def cache_dir() -> Path:
 
 
 def stable_hash(spec: dict, length: int = 16) -> str:
-    """Hash a JSON-serialisable description; key order does not matter."""
-    blob = json.dumps(spec, sort_keys=True, default=str).encode()
+    """Hash a JSON-serialisable description; key order does not matter, nor ``3`` vs ``3.0``."""
+    blob = json.dumps(_canonical(spec), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def _canonical(value: Any) -> Any:
+    """Replace integral floats by ints, recursively, so ``epochs=3.0`` names the same entry as ``epochs=3``.
+
+    Other values are left alone, so a spec without integral floats keeps the key it had
+    before this rule existed.  Booleans are not floats and stay booleans.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    return value
 
 
 def entry_path(kind: str, spec: dict) -> Path:
