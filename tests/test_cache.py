@@ -1,6 +1,8 @@
 """The artefact cache: content keys, reuse, atomic writes, no silent overwrite."""
 import hashlib
 import json
+import os
+import stat
 
 import pytest
 
@@ -70,3 +72,18 @@ def test_write_new_refuses_to_overwrite(tmp_path):
     assert target.read_text() == "first"
     cache.write_new(target, "second", overwrite=True)
     assert target.read_text() == "second"
+
+
+def test_write_new_gives_the_permissions_of_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        written = cache.write_new(tmp_path / "results.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640
+
+
+def test_write_new_leaves_no_temporary_file_when_writing_fails(tmp_path):
+    with pytest.raises(TypeError):
+        cache.write_new(tmp_path / "results.json", None)
+    assert list(tmp_path.iterdir()) == []

@@ -86,11 +86,21 @@ def _move_into_place(tmp: Path, final: Path) -> None:
             raise
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_new(path: str | Path, text: str, overwrite: bool = False) -> Path:
     """Write a user-facing file atomically, refusing to replace an existing one.
 
     Results and plots that a learner produced are theirs: replacing them needs an
-    explicit ``overwrite=True``.
+    explicit ``overwrite=True``.  The text goes to a temporary file that is flushed
+    to disk and then renamed over ``path``, so a crash leaves the old file or the
+    new one, never half of one; the file gets the usual umask permissions
+    (``mkstemp`` alone would make it readable by its owner only).
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -99,7 +109,14 @@ def write_new(path: str | Path, text: str, overwrite: bool = False) -> Path:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     return path
