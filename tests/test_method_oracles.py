@@ -182,6 +182,7 @@ def forget_batch(b):
 
 
 def unlearnlab_loss(name, b, logits, win_logits=None, **hyperparameters):
+    """unlearnlab's forget loss for method ``name`` on the batch, from the given (grad-tracking) logits."""
     method = get_method(name, **hyperparameters)
     streams = {"forget": logits, "preferred": win_logits}
     return method.forget_loss(streams, forget_batch(b), TeacherLogits(b.ref_logits))
@@ -200,6 +201,8 @@ def test_the_batch_is_awkward(batch):
     assert sorted(set(scored.sum(1).tolist())) == sorted(set(ANSWER_LENGTHS))
     assert not scored[:, :2].any() and (~scored).sum() > scored.sum()
     assert (batch.labels[:, 0] == -100).all()  # see ou_simnpo_loss's docstring
+    per_token_nll = ou_batch_nll(batch.logits, batch.labels) / scored.sum(1)
+    assert per_token_nll.min() < 0.1 and per_token_nll.max() > 5  # memorised and unknown answers alike
 
 
 # ----- the comparisons ----------------------------------------------------------------------------------------
