@@ -57,7 +57,7 @@ def test_log_records_every_step_with_named_parts_and_serialises(tiny_lm):
     assert log.steps[0]["forget"] == pytest.approx(2 / 0.2 * math.log(2), rel=1e-5)
     assert log.method == "npo" and log.hyperparameters["beta"] == 0.2
     assert log.hyperparameters["learning_rate"] == 3e-4  # tiny-model default
-    assert log.wall_time_s > 0 and log.peak_memory_mb > 0
+    assert log.wall_time_s > 0
     data = json.loads(json.dumps(log.to_dict()))
     assert data["flops"] == pytest.approx(6 * log.n_params * log.tokens + 2 * log.n_params * log.reference_tokens)
     assert not model.training

@@ -14,9 +14,8 @@ def test_target_has_clearly_worse_forget_quality_than_the_retain_only_model():
     target = evaluate(target_model, tokenizer, world, forget="forget10", reference=reference,
                       reference_model=reference_model, name="target")
 
-    assert reference.against(reference).aggregates["forget_quality"] == pytest.approx(1.0)
     assert target.aggregates["forget_quality"] < 1e-3
     # the target has memorised the forget authors; the reference answers them no better than unseen ones
     assert target.aggregates["forget_rougeL_recall"] > reference.aggregates["forget_rougeL_recall"] + 0.2
     assert target.aggregates["mia_auc_loss"] > 0.95
-    assert target.aggregates["privleak"] < -50 < reference.against(reference).aggregates["privleak"]
+    assert target.aggregates["privleak"] < -50
