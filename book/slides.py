@@ -17,6 +17,9 @@ CDNs.  To work on conference Wi-Fi (or none), the first build fetches them once
 from the npm registry (``npm pack``) into ``book/_build/slides/lib/``, which is
 ignored by git, and every deck points there.  Run with ``make slides``; open
 ``book/_build/slides/<chapter>.slides.html`` in a browser.
+
+``python book/slides.py --timings`` prints how long each section took when its
+stored outputs were made: the measured timings of the instructor track.
 """
 from __future__ import annotations
 
@@ -208,6 +211,48 @@ def build(notebooks: list[Path] | None = None, out: Path = OUT, libraries: bool 
     return decks
 
 
+# ---------------------------------------------------------------- timings for the instructor track
+
+
+def section_timings(nb) -> list[tuple[str, float]]:
+    """Seconds each ``#``/``##`` section's code took when the stored outputs were made.
+
+    Jupyter records when each cell started and finished (``metadata.execution``), so the
+    outputs committed with a notebook carry a measurement of every section, on the
+    machine and profile its setup cell printed.  Cells without a record count as 0.
+    """
+    times: dict[str, float] = {}
+    section = chapter_title(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if heading_level(line) in (1, 2):
+                    section = line.lstrip("#").strip()
+            continue
+        record = cell.metadata.get("execution", {})
+        start, end = record.get("iopub.execute_input"), record.get("shell.execute_reply")
+        seconds = (_instant(end) - _instant(start)) if start and end else 0.0
+        times[section] = times.get(section, 0.0) + seconds
+    return list(times.items())
+
+
+def _instant(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def print_timings() -> None:
+    """A Markdown table of every chapter's sections and their stored timings."""
+    print("| chapter | section | seconds |\n|---|---|---:|")
+    for path in chapters():
+        for section, seconds in section_timings(nbformat.read(path, as_version=4)):
+            print(f"| {path.stem[:2]} | {section} | {seconds:.1f} |")
+
+
 if __name__ == "__main__":
-    for deck in build(libraries="--no-libraries" not in sys.argv):
-        print("slides:", deck.relative_to(ROOT))
+    if "--timings" in sys.argv:
+        print_timings()
+    else:
+        for deck in build(libraries="--no-libraries" not in sys.argv):
+            print("slides:", deck.relative_to(ROOT))

@@ -98,3 +98,13 @@ def test_without_npm_the_error_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(slides.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="install Node.js"):
         slides.fetch_libraries(tmp_path)
+
+
+def test_section_timings_come_from_the_stored_execution_records():
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x = 1")
+    code.metadata["execution"] = {"iopub.execute_input": "2026-11-25T17:00:00.000Z",
+                                  "shell.execute_reply": "2026-11-25T17:00:02.500Z"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# 09 · T"), nbformat.v4.new_code_cell("setup"),
+                nbformat.v4.new_markdown_cell("## Part\n### Detail"), code, code]
+    assert slides.section_timings(nb) == [("09 · T", 0.0), ("Part", 5.0)]
