@@ -36,6 +36,11 @@ def test_too_old_package_fails():
     assert check.status == FAIL and "transformers 1.0" in check.found
 
 
+def test_missing_jupyterlab_warns_and_offers_colab():
+    check = doctor.check_jupyter(lambda name: None)
+    assert check.status == WARN and "pip install jupyterlab" in check.fix and "Colab" in check.fix
+
+
 def test_installed_packages_pass():
     assert doctor.check_packages().status == OK
 
@@ -151,7 +156,7 @@ def test_real_machine_report_is_one_screen(monkeypatch):
     monkeypatch.setattr(doctor, "check_small_tier", lambda: doctor.Check("small tier", OK, "faked"))
     text = doctor.report(doctor.run_checks())
     assert len(text.splitlines()) <= 24
-    for name in ("python", "packages", "torch", "profile", "cache", "disk", "memory", "small tier", "cached models"):
+    for name in ("python", "packages", "jupyter", "torch", "profile", "cache", "disk", "memory", "small tier", "cached models"):
         assert f" {name} " in text
 
 

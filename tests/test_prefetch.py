@@ -37,6 +37,10 @@ def test_parse_chapters():
         prefetch.parse_chapters("99")
 
 
+def test_human_bytes():
+    assert [prefetch.human_bytes(n) for n in (512, 1536, 5 * 2**30)] == ["512 B", "1.5 KB", "5.0 GB"]
+
+
 def test_needs_of_lists_each_model_once():
     needs = prefetch.needs_of(["00", "01", "03"])
     assert needs.models == (TARGET, RETRAINED_F10) and needs.worlds == ("authors",) and needs.small_tier

@@ -96,15 +96,13 @@ def installed_version(distribution: str) -> str | None:
 
 def check_packages(version_of: Callable[[str], str | None] = installed_version) -> Check:
     """Every required package installed, at a version the course supports."""
-    from packaging.requirements import Requirement
-
     missing, too_old, shown = [], [], []
     for text in requirements():
-        req = Requirement(text)
+        req = _requirement(text)
         version = version_of(req.name)
         if version is None:
             missing.append(req.name)
-        elif not req.specifier.contains(version, prereleases=True):
+        elif req.specifier is not None and not req.specifier.contains(version, prereleases=True):
             too_old.append(f"{req.name} {version} (needs {req.specifier})")
         elif req.name in ("torch", "transformers"):
             shown.append(f"{req.name} {version}")
@@ -114,6 +112,29 @@ def check_packages(version_of: Callable[[str], str | None] = installed_version) 
         return Check("packages", FAIL, found, "pip install -e . (from the course folder), or `make doctor`, "
                      "which creates .venv with everything")
     return Check("packages", OK, f"unlearnlab {__version__}, " + ", ".join(shown))
+
+
+def _requirement(text: str):
+    """A parsed requirement; without ``packaging`` (it comes with transformers) only its name."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        name = text.split(";")[0].strip()
+        for mark in "<>=!~[ ":
+            name = name.split(mark)[0]
+        from types import SimpleNamespace
+
+        return SimpleNamespace(name=name, specifier=None)
+    return Requirement(text)
+
+
+def check_jupyter(version_of: Callable[[str], str | None] = installed_version) -> Check:
+    """JupyterLab, to open the chapters (not a runtime requirement of the package, so checked apart)."""
+    version = version_of("jupyterlab")
+    if version is None:
+        return Check("jupyter", WARN, "JupyterLab is not installed",
+                     "pip install jupyterlab ipykernel (or pip install -e '.[dev]'), or open the chapters in Colab")
+    return Check("jupyter", OK, f"jupyterlab {version}")
 
 
 def gpu_present() -> bool:
@@ -214,8 +235,6 @@ def available_memory() -> int | None:
 
 def check_disk(profile: str, free: Callable[[Path], int] = free_disk) -> Check:
     """Enough free disk where the cache lives for the profile's models and logs."""
-    from .cache import cache_dir
-
     root = _existing_parent(Path(os.environ.get("UNLEARNLAB_CACHE") or Path.home() / ".cache" / "unlearnlab"))
     try:
         available = free(root)
@@ -224,8 +243,7 @@ def check_disk(profile: str, free: Callable[[Path], int] = free_disk) -> Check:
     need = DISK_NEEDS[profile]
     found = f"{prefetch.human_bytes(available)} free, {profile} needs {prefetch.human_bytes(need)}"
     if available < need:
-        return Check("disk", FAIL, found, f"free some space, or export UNLEARNLAB_CACHE=<a folder on a larger "
-                     f"disk> (now {cache_dir() if root.exists() else root})")
+        return Check("disk", FAIL, found, "free some space, or export UNLEARNLAB_CACHE=<a folder on a larger disk>")
     return Check("disk", OK, found)
 
 
@@ -291,7 +309,7 @@ def check_models(profile: str, missing: Callable[..., dict] = prefetch.missing_m
 
 def run_checks() -> list[Check]:
     """Every check, in the order a participant would fix them."""
-    checks = [check_python(), check_packages(), check_torch(), check_profile(), check_cache()]
+    checks = [check_python(), check_packages(), check_jupyter(), check_torch(), check_profile(), check_cache()]
     profile = _profile_or_default(checks)
     checks += [check_disk(profile), check_memory(profile)]
     # The last two checks import torch and transformers and read the cache.

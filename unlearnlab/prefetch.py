@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -227,11 +227,13 @@ def cache_size_bytes() -> int:
 
 
 def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KB``: binary units, as ``du -h`` prints them."""
+    unit = "B"
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+            break
         n /= 1024
-    return f"{n:.1f} GB"
+    return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
 
 
 @dataclass
@@ -241,7 +243,6 @@ class Step:
     what: str
     seconds: float = 0.0
     status: str = "ok"
-    details: list[str] = field(default_factory=list)
 
 
 def prefetch(chapters: Iterable[str] | None = None, profile: str | None = None, small_tier: bool = True,
