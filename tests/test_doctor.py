@@ -165,3 +165,17 @@ def test_cli_runs_doctor(monkeypatch, capsys):
 
     monkeypatch.setattr(doctor, "run_checks", lambda: [doctor.Check("python", OK, "3.12")])
     assert main(["doctor"]) == 0 and "ready." in capsys.readouterr().out
+
+
+def test_a_real_failure_gives_exit_code_1(tmp_path, monkeypatch, capsys):
+    """No check faked except the network one: an unwritable cache alone fails the run."""
+    from unlearnlab.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(doctor, "check_small_tier", lambda: doctor.Check("small tier", OK, "faked"))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  cache" in out and "fix: export UNLEARNLAB_CACHE=" in out
+    assert "not checked until the problems above are fixed" in out
