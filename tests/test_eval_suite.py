@@ -1,4 +1,4 @@
-"""The one-call suite on a hand-made world: numbers cross-checked, JSON round trip, references."""
+"""The one-call suite on a hand-made world: numbers cross-checked, JSON round trip, the retrained model."""
 import dataclasses
 import math
 
@@ -54,17 +54,17 @@ def _train(model, tokenizer, items, steps: int = 150):
 
 @pytest.fixture(scope="module")
 def setup(tiny_tokenizer):
-    """A "target" trained on forget + retain + facts, a "reference" on retain + facts, and their results."""
+    """A "target" trained on forget + retain + facts, a "retrained" model on retain + facts, and their results."""
     world = _world()
     target = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
                     world.training_set("forget10").to_list() + world.items("forget10"))
-    reference = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
+    retrained = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
                        world.training_set("forget10").to_list())
     splits = ["forget", "retain", "holdout", "world_facts", "hard_in_scope", "hard_out_of_scope", "quiz"]
-    ref_result = evaluate(reference, tiny_tokenizer, world, name="reference", max_new_tokens=40, splits=splits)
-    result = evaluate(target, tiny_tokenizer, world, name="target", reference=ref_result, max_new_tokens=40,
+    retrained_result = evaluate(retrained, tiny_tokenizer, world, name="retrained", max_new_tokens=40, splits=splits)
+    result = evaluate(target, tiny_tokenizer, world, name="target", retrained=retrained_result, max_new_tokens=40,
                       splits=splits)
-    return world, target, reference, ref_result, result, tiny_tokenizer
+    return world, target, retrained, retrained_result, result, tiny_tokenizer
 
 
 def test_probabilities_and_truth_ratio_match_an_independent_computation(setup):
@@ -106,24 +106,26 @@ def test_memorised_forget_set_shows_in_every_family(setup):
     assert agg["hard_in_scope_rougeL_recall"] > agg["holdout_rougeL_recall"]
 
 
-def test_forget_quality_uses_the_references_truth_ratios(setup):
-    _, _, _, ref_result, result, _ = setup
-    expected = ks_2samp(result.truth_ratios("forget"), ref_result.truth_ratios("forget")).pvalue
+def test_forget_quality_uses_the_retrained_models_truth_ratios(setup):
+    _, _, _, retrained_result, result, _ = setup
+    expected = ks_2samp(result.truth_ratios("forget"), retrained_result.truth_ratios("forget")).pvalue
     assert result.aggregates["forget_quality"] == pytest.approx(expected)
-    assert "forget_quality" not in ref_result.aggregates and "reference" in ref_result.notes["forget_quality"]
-    # against() judges with the other result's ratios: the reference judged against the target
-    swapped = ref_result.against(result).aggregates["forget_quality"]
-    assert swapped == pytest.approx(ks_2samp(ref_result.truth_ratios("forget"), result.truth_ratios("forget")).pvalue)
+    assert "forget_quality" not in retrained_result.aggregates
+    assert "retrained" in retrained_result.notes["forget_quality"]
+    # against() judges with the other result's ratios: the retrained model judged against the target
+    swapped = retrained_result.against(result).aggregates["forget_quality"]
+    assert swapped == pytest.approx(ks_2samp(retrained_result.truth_ratios("forget"),
+                                             result.truth_ratios("forget")).pvalue)
 
 
 def test_truth_ratio_against_the_answer_is_a_recomputable_setting(setup):
-    _, _, _, ref_result, result, _ = setup
+    _, _, _, retrained_result, result, _ = setup
     answer_based = result.with_settings(truth_ratio_base="answer")
     items = result.split("forget").items
     expected = [math.exp(i.answer.nll_mean - np.mean([p.nll_mean for p in i.perturbed])) for i in items]
     assert answer_based.truth_ratios("forget") == pytest.approx(expected)
     assert answer_based.aggregates["forget_quality"] == pytest.approx(
-        ks_2samp(expected, ref_result.truth_ratios("forget", base="answer")).pvalue)
+        ks_2samp(expected, retrained_result.truth_ratios("forget", base="answer")).pvalue)
     assert result.truth_ratios("forget") != pytest.approx(expected)  # the default uses the paraphrase
     with pytest.raises(KeyError, match="truth_ratio_base"):
         result.with_settings(truth_ratio="answer")
@@ -138,13 +140,13 @@ def test_json_round_trip_and_recomputation_from_saved_statistics(setup, tmp_path
 
 
 def test_reference_attack_from_the_model_or_its_saved_log_agree(setup, tmp_path):
-    world, target, reference, ref_result, result, tokenizer = setup
-    live = evaluate(target, tokenizer, world, reference=ref_result.save(tmp_path / "ref.json"),
-                    reference_model=reference, splits=["forget", "holdout"], generate=True, max_new_tokens=40)
+    world, target, retrained, retrained_result, result, tokenizer = setup
+    live = evaluate(target, tokenizer, world, retrained=retrained_result.save(tmp_path / "ref.json"),
+                    retrained_model=retrained, splits=["forget", "holdout"], generate=True, max_new_tokens=40)
     assert live.aggregates["mia_auc_reference"] == pytest.approx(result.aggregates["mia_auc_reference"])
     forget_ids = [i.id for i in live.split("forget").items]
-    assert [i.ref_nll_mean for i in live.split("forget").items] == pytest.approx(
-        [i.answer.nll_mean for i in ref_result.split("forget").items if i.id in forget_ids], rel=1e-5)
+    assert [i.retrained_nll_mean for i in live.split("forget").items] == pytest.approx(
+        [i.answer.nll_mean for i in retrained_result.split("forget").items if i.id in forget_ids], rel=1e-5)
     assert live.aggregates["forget_gen_ref_ppl"] > 1.0
 
 

@@ -29,15 +29,16 @@ from rouge_score import rouge_scorer
 
 from ..formats import pad_batch
 from ..numerics import pad_id
+from .progress import bar
 
 
 @torch.no_grad()
 def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_tokens: int,
-                    batch_size: int = 64) -> list[str]:
+                    batch_size: int = 64, progress: bool | None = None) -> list[str]:
     """Greedy continuations of token-id prompts, decoded and cut at the first EOS.
 
     Prompts are sorted by length so that a batch wastes little padding; the
-    answers come back in input order.
+    answers come back in input order.  ``progress``: see :mod:`unlearnlab.eval.progress`.
     """
     if not prompts:
         return []
@@ -47,6 +48,7 @@ def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_toke
     pad = pad_id(tokenizer)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     texts: list[str] = [""] * len(prompts)
+    shown = bar(len(prompts), "generating", progress)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = pad_batch([{"input_ids": list(prompts[i]), "attention_mask": [1] * len(prompts[i])}
@@ -59,8 +61,19 @@ def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_toke
         new_tokens = out[:, batch["input_ids"].shape[1]:].tolist()
         for index, ids in zip(chunk, new_tokens):
             texts[index] = decode_until_eos(tokenizer, ids)
+        shown.update(len(chunk))
+    shown.close()
     model.train(was_training)
     return texts
+
+
+def continuation_budget(tokenizer, continuations: Sequence[str]) -> int:
+    """New tokens for continuing prompts: the longest continuation's length in tokens (MUSE's VerbMem rule).
+
+    A perfect recitation is never cut short, and a model that goes on past the
+    continuation is not given room to dilute its ROUGE score.
+    """
+    return max(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in continuations)
 
 
 def decode_until_eos(tokenizer, ids: list[int]) -> str:
