@@ -62,7 +62,8 @@ def test_min_k_auc_and_privleak_on_passages(reciting_lm):
         "knowmem_retain": [{"question": "What is the capital of France?", "answer": "Paris"}]})
     scores = muse.evaluate_muse(model, tokenizer, world)
     assert scores["verbmem_forget"] == 1.0 and scores["knowmem_forget"] == 1.0
-    assert scores["privleak"] == pytest.approx(-100.0)  # members perfectly detected; no retrained result: compared with AUC 0.5
+    # members perfectly detected; without a retrained result the AUC is compared with 0.5
+    assert scores["privleak"] == pytest.approx(-100.0)
     # the general suite also handles passage items: membership inference on forget vs. holdout
     result = evaluate(model, tokenizer, world, forget="forget", splits=["forget", "holdout"], generate=False)
     assert result.aggregates["mia_auc_loss"] == 1.0

@@ -1,5 +1,6 @@
 """The one-call suite on a hand-made world: numbers cross-checked, JSON round trip, the retrained model."""
 import dataclasses
+import logging
 import math
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import torch
 from scipy.stats import hmean, ks_2samp
 
-from unlearnlab.formats import encode_prompt, encode_qa, pad_batch
+from unlearnlab.formats import encode_prompt, encode_qa, format_prompt, pad_batch
 from unlearnlab.config import get_profile
-from unlearnlab.eval import EvalResult, evaluate, load_result, mcq, suite
+from unlearnlab.eval import EvalResult, evaluate, extraction, load_result, mcq, suite
+from unlearnlab.eval.generation import greedy_generate
 from unlearnlab.numerics import answer_nll, mean_nll
 from unlearnlab.models.tiny import build_tiny
 from unlearnlab.worlds.base import World
@@ -20,6 +22,7 @@ CITIES = ["Lisbon", "Oslo", "Cairo", "Lima", "Dublin", "Vienna"]
 def _qa(name: str, city: str, n: int) -> dict:
     wrong = [c for c in CITIES if c != city][:3]
     return {"id": f"{name}-{n}", "question": f"Where was {name} born?", "answer": f"{name} was born in {city}.",
+            "value": city,
             "paraphrased_answer": f"The birthplace of {name} is {city}.",
             "perturbed_answers": [f"{name} was born in {w}." for w in wrong]}
 
@@ -207,3 +210,81 @@ def test_generations_are_the_models_greedy_answers(setup):
     if tokenizer.eos_token_id in new:
         new = new[:new.index(tokenizer.eos_token_id)]
     assert result.split("holdout").items[0].generation == tokenizer.decode(new, skip_special_tokens=True).strip()
+
+
+def test_fact_recall_is_the_share_of_answers_that_name_the_planted_value(setup):
+    world, _, _, _, result, _ = setup
+    for split in ("forget", "holdout"):
+        values = {row["id"]: row["value"] for row in world.items(split if split != "forget" else "forget10")}
+        expected = np.mean([values[i.id].lower() in i.generation.lower() for i in result.split(split).items])
+        assert result.aggregates[f"{split}_fact_recall"] == pytest.approx(expected)
+    assert result.aggregates["forget_fact_recall"] == 1.0  # memorised
+    assert {"retain_rougeL_f1", "retain_exact_match", "world_facts_rougeL_f1"} <= set(result.aggregates)
+
+
+def test_prompt_continuation_and_preference_items_are_scored_like_the_standalone_functions(setup):
+    world, target, _, _, _, tokenizer = setup
+    recite = [{"id": f"r{n}", "prompt": format_prompt(row["question"]), "continuation": row["answer"]}
+              for n, row in enumerate(world.items("forget10") + world.items("holdout"))]
+    tone = [{"id": f"t{n}", "question": row["question"], "unwanted": 0,
+             "choices": [row["perturbed_answers"][0] + " Sorry.", row["answer"] + " Sorry."]}
+            for n, row in enumerate(world.items("forget10"))]
+    result = evaluate(target, tokenizer, None, splits={"recite": recite, "tone": tone}, gradnorm=False)
+    prompts = [tokenizer(p["prompt"])["input_ids"] for p in recite]
+    budget = max(len(tokenizer(p["prompt"] + " " + p["continuation"])["input_ids"]) - len(prompt) for p, prompt
+                 in zip(recite, prompts))
+    texts = greedy_generate(target, tokenizer, prompts, budget)
+    values = [p["continuation"] for p in recite]
+    assert result.aggregates["recite_extracted"] == extraction.extraction_rate(texts, values)
+    assert result.aggregates["recite_extracted"] == 0.5  # the three forget answers, none of the holdout ones
+    assert result.aggregates["tone_unwanted_rate"] == mcq.unwanted_rate(target, tokenizer, tone)
+    assert result.aggregates["tone_unwanted_rate_opening"] == mcq.unwanted_rate(target, tokenizer, tone,
+                                                                                opening_only=True)
+    assert result.meta["world"] is None and result.split("recite").source == suite.AD_HOC
+
+
+def test_forget_defaults_to_the_worlds_own_forget_split(setup):
+    world, target, _, _, _, tokenizer = setup
+    two = World(name="mini2", profile="ci", tables={**world.tables, "forget01": world.items("forget10")[:1],
+                                                    "retain99": world.items("retain90")},
+                forget_to_retain={"forget01": "retain99", "forget10": "retain90"})
+    assert two.default_forget == "forget10"
+    result = evaluate(target, tokenizer, two, splits=["forget", "retain"], generate=False, gradnorm=False)
+    assert result.split("forget").source == "forget10" and result.meta["forget"] == "forget10"
+
+
+def test_a_retrained_result_from_another_split_or_profile_is_refused(setup):
+    world, target, _, retrained_result, _, tokenizer = setup
+    for key, value in (("forget", "forget05"), ("profile", "laptop"), ("world_fingerprint", "0123")):
+        elsewhere = retrained_result.copy()
+        elsewhere.meta[key] = value
+        with pytest.raises(ValueError, match=key):
+            evaluate(target, tokenizer, world, retrained=elsewhere, splits=["forget", "holdout"])
+
+
+def test_old_argument_names_warn_and_give_the_same_result(setup):
+    world, target, retrained, retrained_result, _, tokenizer = setup
+    options = dict(splits=["forget", "holdout"], generate=False, gradnorm=False)
+    new = evaluate(target, tokenizer, world, retrained=retrained_result, retrained_model=retrained, **options)
+    with pytest.warns(DeprecationWarning, match="retrained"):
+        old = evaluate(target, tokenizer, world, reference=retrained_result, reference_model=retrained, **options)
+    assert old.aggregates == pytest.approx(new.aggregates)
+    with pytest.raises(TypeError, match="only retrained"):
+        evaluate(target, tokenizer, world, reference=retrained_result, retrained=retrained_result, **options)
+
+
+def test_a_tokenizer_larger_than_the_models_vocabulary_is_refused(setup):
+    world, _, _, _, _, tokenizer = setup
+    small = build_tiny(tokenizer, hidden=32, layers=1, seed=0)
+    small.resize_token_embeddings(len(tokenizer) - 10)
+    with pytest.raises(ValueError, match=f"tokenizer has {len(tokenizer)} tokens"):
+        evaluate(small, tokenizer, world, splits=["forget"])
+
+
+def test_truncation_is_logged_and_progress_bars_appear_when_asked(setup, caplog, capsys):
+    world, target, _, _, _, tokenizer = setup
+    with caplog.at_level(logging.WARNING, logger="unlearnlab.eval.suite"):
+        evaluate(target, tokenizer, world, splits=["forget", "hard_in_scope"], max_items=2, gradnorm=False,
+                 progress=True)
+    assert "first 2 items of forget (3)" in caplog.text and "hard_in_scope" not in caplog.text
+    assert "scoring" in capsys.readouterr().err

@@ -67,13 +67,18 @@ def greedy_generate(model, tokenizer, prompts: Sequence[list[int]], max_new_toke
     return texts
 
 
-def continuation_budget(tokenizer, continuations: Sequence[str]) -> int:
-    """New tokens for continuing prompts: the longest continuation's length in tokens (MUSE's VerbMem rule).
+def continuation_budget(tokenizer, prompts: Sequence[str], continuations: Sequence[str]) -> int:
+    """New tokens for continuing prompts: the most any continuation takes after its prompt (MUSE's VerbMem rule).
 
     A perfect recitation is never cut short, and a model that goes on past the
-    continuation is not given room to dilute its ROUGE score.
+    continuation is not given room to dilute its ROUGE score.  Tokens are counted
+    in context (``prompt + " " + continuation``, as in the training text), since
+    a word that follows a space may split differently from the same word alone.
     """
-    return max(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in continuations)
+    def length(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    return max(length(f"{p} {c}") - length(p) for p, c in zip(prompts, continuations))
 
 
 def decode_until_eos(tokenizer, ids: list[int]) -> str:

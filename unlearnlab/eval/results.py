@@ -44,9 +44,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_SETTINGS = {"truth_ratio_base": "paraphrased", "min_k": mia.MIN_K_FRACTION,
                     "privleak_convention": "open-unlearning", "privleak_attack": "min_k"}
 FORMAT_VERSION = 2
-#: format version -> {old key: new key}, applied to files of that version when read
+# names that format 2 changed, {old: new}, at the top level and in every item
 RENAMED_IN_FORMAT_2 = {"reference_log": "retrained_log"}
-RENAMED_ITEM_FIELDS_IN_FORMAT_2 = {"ref_nll_mean": "retrained_nll_mean", "generation_ref_nll": "generation_retrained_nll"}
+RENAMED_ITEM_FIELDS_IN_FORMAT_2 = {"ref_nll_mean": "retrained_nll_mean",
+                                   "generation_ref_nll": "generation_retrained_nll"}
 #: what must agree between a result and the retrained model's result it is judged against
 COMPARABLE_META = ("world", "world_fingerprint", "profile", "forget")
 
@@ -151,7 +152,7 @@ class EvalResult:
         """
         log = retrained_log_from(retrained)
         check_comparable(self.meta, log, self.name)
-        copy = EvalResult.from_dict(self.to_dict())
+        copy = self.copy()
         copy.retrained_log = log
         return copy.refresh()
 
@@ -160,9 +161,13 @@ class EvalResult:
         unknown = [k for k in settings if k not in DEFAULT_SETTINGS]
         if unknown:
             raise KeyError(f"unknown settings {unknown}; known: {', '.join(DEFAULT_SETTINGS)}")
-        copy = EvalResult.from_dict(self.to_dict())
+        copy = self.copy()
         copy.settings.update(settings)
         return copy.refresh()
+
+    def copy(self) -> "EvalResult":
+        """An independent copy (through JSON, so nothing is shared with this result)."""
+        return EvalResult.from_json(self.to_json())
 
     def summary(self) -> dict[str, float]:
         """The aggregates as one flat dict, ready for a table row."""
@@ -277,7 +282,7 @@ def load_result(path: str | Path, recompute: bool = False) -> EvalResult:
 
 
 def retrained_log_from(retrained: EvalResult) -> dict[str, Any]:
-    """What a result needs from the retrained model's result: forget truth ratios, MIA AUCs, and where they come from."""
+    """What a result needs from the retrained model's result: forget truth ratios, MIA AUCs, their origin."""
     if "forget" not in retrained.splits:
         raise ValueError(f"retrained model's result {retrained.name!r} has no forget split to compare with.")
     aucs = {a: retrained.aggregates[f"mia_auc_{a}"] for a in mia.ATTACKS

@@ -313,7 +313,7 @@ def _generate(model, tokenizer, tables, results, max_new_tokens, batch_size, pro
     for key, rows in tables.items():
         if _kind(rows) != "continuation":
             continue
-        budget = continuation_budget(tokenizer, [row["continuation"] for row in rows])
+        budget = continuation_budget(tokenizer, [row["prompt"] for row in rows], [row["continuation"] for row in rows])
         prompts = [tokenizer(row["prompt"], add_special_tokens=True)["input_ids"] for row in rows]
         texts = greedy_generate(model, tokenizer, prompts, budget, batch_size, progress=progress)
         for row, item, text in zip(rows, results[key], texts):
@@ -367,7 +367,8 @@ def _renamed(old: str, old_value, new: str, new_value):
     if old_value is None:
         return new_value
     if new_value is not None:
-        raise TypeError(f"evaluate() got both {old}= and {new}=; {old} is the deprecated name of {new}, pass only {new}.")
+        raise TypeError(f"evaluate() got both {old}= and {new}=; {old} is the deprecated name of {new}: "
+                        f"pass only {new}.")
     warnings.warn(f"evaluate({old}=...) is now evaluate({new}=...); the old name goes in the next release",
                   DeprecationWarning, stacklevel=3)
     return old_value
