@@ -8,7 +8,7 @@ its greedy answer with the reference answer:
   KnowMem) from ``rouge-score`` with Porter stemming, plus ROUGE-1 recall;
 * **exact match** after lower-casing and removing punctuation;
 * **repetition rate**, a cheap fluency signal: the fraction of repeated word
-  n-grams.  Unlearning that collapses a model ("the the the ...") shows up here
+  n-grams, or of characters looping inside a word, whichever is higher.  Unlearning that collapses a model ("the the the ...") shows up here
   even when ROUGE is already near zero.  (open-unlearning scores gibberish with
   a hub classifier; the course stays offline and pairs this count with the
   perplexity of the answers under the retain-only model, see ``suite``.)
@@ -111,13 +111,30 @@ def exact_match(prediction: str, reference: str) -> bool:
 
 
 def repetition_rate(text: str, n: int = 2) -> float:
-    """Fraction of word n-grams that repeat an earlier one: 1 - distinct-n.
+    """How much of a text repeats itself: the higher of its word and sub-word repetition.
 
-    0 for varied text (and for text too short to hold two n-grams); close to 1
-    for degenerate output such as "the the the the".
+    Words: the fraction of word n-grams that repeat an earlier one, 1 - distinct-n
+    (0 for varied text or text too short to hold two n-grams; 2/3 for "the the
+    the the").  Sub-words: a collapsed model also loops *inside* a word
+    ("asedasedased"), which has no word n-grams to repeat, so the share of word
+    characters that repeat a piece just before them (:func:`looped_share`) counts too.
     """
     words = re.findall(r"\w+", text.lower())
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    if len(grams) < 2:
-        return 0.0
-    return 1.0 - len(set(grams)) / len(grams)
+    word_rate = 1.0 - len(set(grams)) / len(grams) if len(grams) >= 2 else 0.0
+    return max(word_rate, looped_share(words))
+
+
+# a piece of two or more characters followed by at least two copies of itself
+_LOOP = re.compile(r"(.{2,}?)\1{2,}")
+
+
+def looped_share(words: Sequence[str]) -> float:
+    """Share of the words' characters that repeat a piece right before them ("asedasedased": 8 of 12).
+
+    A piece must come three times in a row, which ordinary words do not do
+    ("banana" has "an" twice), so varied text scores 0.
+    """
+    total = sum(len(w) for w in words)
+    repeated = sum(len(m.group(0)) - len(m.group(1)) for w in words for m in _LOOP.finditer(w))
+    return repeated / total if total else 0.0
