@@ -31,9 +31,9 @@ Aggregate names (``{s}`` is a split name: ``forget``, ``retain``, ``holdout``,
 ``{s}_truth_ratio``              the split's default truth-ratio aggregation (below)
 ``{s}_truth_ratio_closer_to_1``  mean min(R, 1/R); default on forget, holdout, hard_in_scope
 ``{s}_truth_ratio_true_better``  mean max(0, 1 - R); default on every other split
-``{s}_rougeL_recall``            greedy answer vs. the reference answer, ROUGE-L recall (TOFU)
+``{s}_rougeL_recall``            greedy answer vs. the item's answer, ROUGE-L recall (TOFU)
 ``{s}_rougeL_f1``                ROUGE-L F1 (MUSE VerbMem/KnowMem); also ``{s}_rouge1_recall``
-``{s}_exact_match``              fraction of greedy answers equal to the reference answer
+``{s}_exact_match``              fraction of greedy answers equal to the item's answer
 ``{s}_repetition``               mean repetition rate of the answers (fluency)
 ``{s}_fact_recall``              fraction of greedy answers that contain the item's planted value
 ``{s}_extracted``                fraction of continuations that start with the planted text

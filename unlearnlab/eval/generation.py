@@ -11,7 +11,7 @@ its greedy answer with the reference answer:
   n-grams, or of characters looping inside a word, whichever is higher.  Unlearning that collapses a model ("the the the ...") shows up here
   even when ROUGE is already near zero.  (open-unlearning scores gibberish with
   a hub classifier; the course stays offline and pairs this count with the
-  perplexity of the answers under the retain-only model, see ``suite``.)
+  perplexity of the answers under the retrained model, see ``suite``.)
 
 Prompts are padded on the LEFT so every prompt ends at the last position and the
 first new token of each row is predicted from its own question; ``generate``

@@ -205,8 +205,8 @@ class EvalResult:
         rows = []
         for item in self.split(split).items:
             row = {"id": item.id, "truth_ratio": item.truth_ratio(self.settings["truth_ratio_base"]),
-                   "generation": item.generation,
-                   **item.rouge, "repetition": item.repetition}
+                   "generation": item.generation, **item.rouge, "repetition": item.repetition,
+                   "fact_recalled": item.fact_recalled, "extracted": item.extracted}
             if item.answer is not None:
                 row.update(nll=item.answer.nll_mean, prob=item.answer.prob)
             rows.append(row)

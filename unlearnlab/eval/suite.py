@@ -134,7 +134,7 @@ def evaluate(model, tokenizer, world: World | str | None, forget: str | None = N
         retrained = load_result(retrained)
     sources, tables = load_splits(world, forget, splits, limit)
     meta = {"world": getattr(world, "name", None), "world_fingerprint": getattr(world, "fingerprint", None),
-            "profile": profile.name, "forget": forget if "forget" in tables else None, "max_items": limit,
+            "profile": profile.name, "forget": sources.get("forget"), "max_items": limit,
             "max_new_tokens": new_tokens, "n_items": {k: len(v) for k, v in tables.items()}}
     log = None
     if retrained is not None:
