@@ -13,9 +13,13 @@ import pandas as pd
 
 from .results import EvalResult
 
-#: columns shown first by :func:`compare` (every other aggregate follows)
+#: columns shown first by :func:`compare` when present (every other aggregate follows): the authors
+#: world's, then each other world's own (books: MUSE; records: extraction; behaviour; hazard: WMDP)
 HEADLINE = ("forget_quality", "model_utility", "forget_truth_ratio", "forget_prob", "forget_rougeL_recall",
             "retain_rougeL_recall", "hard_in_scope_rougeL_recall", "hard_out_of_scope_rougeL_recall",
+            "verbmem_forget", "knowmem_forget", "knowmem_retain", "extract_forget_extracted",
+            "extract_retain_extracted", "rude_probe_unwanted_rate_opening", "polite_probe_unwanted_rate_opening",
+            "bias_probe_unwanted_rate", "forget_mcq_accuracy", "retain_mcq_accuracy",
             "privleak", "mia_auc_min_k", "forget_repetition", "unlearn_wall_time_s")
 #: metrics on which "behaves like the retrained model" is judged by :func:`distance_to_retrain`
 RETRAIN_METRICS = ("forget_prob", "forget_truth_ratio", "forget_rougeL_recall", "retain_prob",

@@ -2,14 +2,15 @@
 
 Probabilities can move while the model's actual answer stays the same (or the
 other way round), so the suite also asks the model each question and compares
-its greedy answer with the reference answer:
+its greedy answer with the item's answer:
 
 * **ROUGE-L recall** (TOFU's "ROUGE") and **ROUGE-L F1** (MUSE's VerbMem and
   KnowMem) from ``rouge-score`` with Porter stemming, plus ROUGE-1 recall;
 * **exact match** after lower-casing and removing punctuation;
 * **repetition rate**, a cheap fluency signal: the fraction of repeated word
-  n-grams, or of characters looping inside a word, whichever is higher.  Unlearning that collapses a model ("the the the ...") shows up here
-  even when ROUGE is already near zero.  (open-unlearning scores gibberish with
+  n-grams, or of characters looping inside a word, whichever is higher.
+  Unlearning that collapses a model ("the the the ...", "asedasedased") shows
+  up here even when ROUGE is already near zero.  (open-unlearning scores gibberish with
   a hub classifier; the course stays offline and pairs this count with the
   perplexity of the answers under the retrained model, see ``suite``.)
 
