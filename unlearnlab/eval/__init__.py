@@ -17,7 +17,8 @@ utility), ``memorization``, ``mia`` (membership inference, PrivLeak), ``muse``,
 ``mcq`` (accuracy, unwanted rate), ``extraction`` (planted values and facts),
 ``efficiency``, ``results`` (data and JSON), ``aggregates`` (the registry of
 named aggregates), ``tofu_logs`` (TOFU's own logs), ``suite`` (``evaluate``),
-``progress``, ``probes`` (cheap losses to watch during unlearning) and ``compare``.
+``progress``, ``probes`` (cheap losses to watch during unlearning), ``compare`` and
+``band`` (verdicts against the seed band of several retrained models).
 """
 from .aggregates import aggregate, split_aggregate
 from .compare import compare, distance_to_retrain, pareto_front
