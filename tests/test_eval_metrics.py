@@ -139,6 +139,12 @@ def test_repetition_rate_flags_degenerate_text():
     assert repetition_rate("hello") == 0.0
 
 
+def test_repetition_rate_flags_loops_inside_words():
+    assert repetition_rate("asedasedased") == pytest.approx(8 / 12)  # "ased" then two repeats of it
+    assert repetition_rate("Lisbon asedasedased") == pytest.approx(8 / 18)
+    assert repetition_rate("Bananas grow in Mississippi") == 0.0  # pieces twice in a row are ordinary
+
+
 # ----- efficiency -------------------------------------------------------------------------
 def test_flops_estimate_and_efficiency_aggregates():
     assert estimate_flops(10**6, 1000, 1000) == pytest.approx(6e9)  # 2N + 4N per trained token

@@ -47,7 +47,7 @@ def run(out: str | Path | None = None, forget: str = "forget10", methods=METHODS
     ref_result = evaluate(reference, tokenizer, world, forget=forget, name="reference")
     results = {"reference": ref_result.against(ref_result)}  # judged against itself: forget quality 1
     target, _ = models.target(model, world)
-    results["target"] = evaluate(target, tokenizer, world, forget=forget, reference=ref_result, name="target")
+    results["target"] = evaluate(target, tokenizer, world, forget=forget, retrained=ref_result, name="target")
     del target
 
     logs = {}
@@ -55,7 +55,7 @@ def run(out: str | Path | None = None, forget: str = "forget10", methods=METHODS
         fresh, _ = models.target(model, world)
         unlearned, log = unlearn(fresh, tokenizer, method=method, forget=forget_set, retain=retain_set,
                                  seed=seed)
-        results[method] = evaluate(unlearned, tokenizer, world, forget=forget, reference=ref_result,
+        results[method] = evaluate(unlearned, tokenizer, world, forget=forget, retrained=ref_result,
                                    name=method, run_log=log)
         logs[method] = log.to_dict()
 
