@@ -22,9 +22,11 @@ named aggregates), ``tofu_logs`` (TOFU's own logs), ``suite`` (``evaluate``),
 """
 from .aggregates import aggregate, split_aggregate
 from .compare import compare, distance_to_retrain, pareto_front
+from .probes import loss_probe, mean_answer_loss
 from .results import EvalResult, load_result, reference_log, retrained_log_from
 from .suite import evaluate
 from .tofu_logs import from_tofu_logs
 
 __all__ = ["evaluate", "EvalResult", "load_result", "retrained_log_from", "reference_log", "aggregate",
-           "split_aggregate", "from_tofu_logs", "compare", "distance_to_retrain", "pareto_front"]
+           "split_aggregate", "from_tofu_logs", "compare", "distance_to_retrain", "pareto_front", "loss_probe",
+           "mean_answer_loss"]
