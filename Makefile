@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # Idle OpenMP threads sleep instead of spinning: on a small shared CPU spinning halves throughput.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test unit integration lab book bench badges clean-venv
+.PHONY: demo test unit integration lab book bench badges clean-venv doctor prefetch slides
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,18 @@ bench: $(STAMP)  ## speed, memory and quality figures (printed, not asserted); t
 	$(PY) -m unlearnlab.perf.engine targets
 	$(PY) -m unlearnlab.perf.evaluation --trained
 	$(PY) -m unlearnlab.perf.models tiny
+
+doctor: $(STAMP)  ## is this machine ready? versions, torch build, profile, cache, disk, memory, models; each fix
+	$(PY) -m unlearnlab doctor
+
+# `make prefetch CHAPTERS=00,03` for some chapters; the default is every chapter.
+CHAPTERS ?= all
+
+prefetch: $(STAMP)  ## build or download everything the chapters load, so that a workshop room works offline
+	$(PY) -m unlearnlab prefetch --chapters $(CHAPTERS)
+
+slides: $(STAMP)  ## each chapter as reveal.js slides in book/_build/slides, viewable offline
+	$(PY) book/slides.py
 
 badges:  ## rewrite the Colab badge and install cell of every notebook from pyproject.toml
 	$(PYTHON) book/badges.py

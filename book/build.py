@@ -16,7 +16,7 @@ from pathlib import Path
 BOOK = Path(__file__).resolve().parent
 ROOT = BOOK.parent
 CHAPTERS_BEFORE = ["intro"]
-CHAPTERS_AFTER = ["glossary", "references"]
+CHAPTERS_AFTER = ["instructor", "glossary", "references"]
 
 
 def notebook_title(path: Path) -> str:

@@ -59,12 +59,30 @@ def test_device_falls_back_to_cpu_and_fp32(monkeypatch):
 
 
 def test_device_can_be_forced(monkeypatch):
+    """UNLEARNLAB_DEVICE overrides the automatic choice, even where that choice would be a GPU."""
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)  # pretend this machine has a GPU
+    monkeypatch.delenv("UNLEARNLAB_DEVICE", raising=False)
+    assert devices.device().type == "cuda"  # the pretence works: unforced, cuda wins
     monkeypatch.setenv("UNLEARNLAB_DEVICE", "cpu")
     assert devices.device().type == "cpu"
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", "meta")  # a device the automatic choice never picks
+    assert devices.device().type == "meta"
 
 
-def test_device_logs_its_choice(caplog, monkeypatch):
-    monkeypatch.setenv("UNLEARNLAB_DEVICE", "cpu")
+def test_device_says_which_device_it_chose_only_when_asked(caplog, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", "meta")
     with caplog.at_level("INFO", logger="unlearnlab"):
+        devices.device()
+        assert caplog.text == ""
         devices.device(verbose=True)
-    assert "device: cpu" in caplog.text
+    assert "device: meta" in caplog.text  # the chosen device, not a fixed text
+
+
+@pytest.mark.parametrize("value, message", [("cuda", "no cuda device"), ("gpu0", "not a device name"),
+                                            ("mps", "no mps device")])
+def test_a_forced_device_that_is_not_there_names_the_variable(monkeypatch, value, message):
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    monkeypatch.setattr(devices, "mps_available", lambda: False)
+    monkeypatch.setenv("UNLEARNLAB_DEVICE", value)
+    with pytest.raises(ValueError, match=f"UNLEARNLAB_DEVICE.*{message}"):
+        devices.device()

@@ -57,3 +57,20 @@ def test_plot_marks_reference_and_target():
     plt.close(fig)
     with pytest.raises(ValueError, match="forget_quality"):
         plot_pareto({"x": _result("x", model_utility=0.5)})
+
+
+def test_plot_against_retrained_draws_the_seed_band_and_every_model():
+    from unlearnlab.eval.band import seed_bands
+    from unlearnlab.notebook import plot_against_retrained
+
+    retrained = {name: _result(name, forget_rougeL_recall=x, model_utility=0.55)
+                 for name, x in (("retrained (seed 0)", 0.71), ("retrained (seed 1)", 0.69))}
+    bands = seed_bands([r.summary() for r in retrained.values()], ["forget_rougeL_recall", "model_utility"])
+    results = {**retrained, "target": _result("target", forget_rougeL_recall=1.0, model_utility=0.63),
+               "npo": _result("npo", forget_rougeL_recall=0.2, model_utility=0.6)}
+    fig = plot_against_retrained(results, bands)
+    ax = fig.axes[0]
+    box = [p for p in ax.patches if p.get_label() == "retrained seed band"][0]
+    assert box.get_x() == pytest.approx(0.69 - 0.05) and box.get_width() == pytest.approx(0.02 + 0.1)
+    assert len(ax.collections) == 4, "one point per model"
+    plt.close(fig)

@@ -60,9 +60,10 @@ def test_min_k_auc_and_privleak_on_passages(reciting_lm):
         "forget": [{"id": "f", "text": PASSAGE}], "holdout": [{"id": "h", "text": UNSEEN}], "retain": [],
         "verbmem_forget": [_split(PASSAGE)], "knowmem_forget": [QUESTION],
         "knowmem_retain": [{"question": "What is the capital of France?", "answer": "Paris"}]})
-    scores = muse.evaluate_muse(model, tokenizer, world, reference={"mia_auc_min_k": 0.5})
+    scores = muse.evaluate_muse(model, tokenizer, world)
     assert scores["verbmem_forget"] == 1.0 and scores["knowmem_forget"] == 1.0
-    assert scores["privleak"] == pytest.approx(-100.0)  # members perfectly detected vs. a chance-level reference
+    # members perfectly detected; without a retrained result the AUC is compared with 0.5
+    assert scores["privleak"] == pytest.approx(-100.0)
     # the general suite also handles passage items: membership inference on forget vs. holdout
     result = evaluate(model, tokenizer, world, forget="forget", splits=["forget", "holdout"], generate=False)
     assert result.aggregates["mia_auc_loss"] == 1.0

@@ -1,5 +1,6 @@
-"""The one-call suite on a hand-made world: numbers cross-checked, JSON round trip, references."""
+"""The one-call suite on a hand-made world: numbers cross-checked, JSON round trip, the retrained model."""
 import dataclasses
+import logging
 import math
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import torch
 from scipy.stats import hmean, ks_2samp
 
-from unlearnlab.formats import encode_prompt, encode_qa, pad_batch
+from unlearnlab.formats import encode_prompt, encode_qa, format_prompt, pad_batch
 from unlearnlab.config import get_profile
-from unlearnlab.eval import EvalResult, evaluate, load_result, mcq, suite
+from unlearnlab.eval import EvalResult, evaluate, extraction, load_result, mcq, suite
+from unlearnlab.eval.generation import greedy_generate
 from unlearnlab.numerics import answer_nll, mean_nll
 from unlearnlab.models.tiny import build_tiny
 from unlearnlab.worlds.base import World
@@ -20,6 +22,7 @@ CITIES = ["Lisbon", "Oslo", "Cairo", "Lima", "Dublin", "Vienna"]
 def _qa(name: str, city: str, n: int) -> dict:
     wrong = [c for c in CITIES if c != city][:3]
     return {"id": f"{name}-{n}", "question": f"Where was {name} born?", "answer": f"{name} was born in {city}.",
+            "value": city,
             "paraphrased_answer": f"The birthplace of {name} is {city}.",
             "perturbed_answers": [f"{name} was born in {w}." for w in wrong]}
 
@@ -54,17 +57,17 @@ def _train(model, tokenizer, items, steps: int = 150):
 
 @pytest.fixture(scope="module")
 def setup(tiny_tokenizer):
-    """A "target" trained on forget + retain + facts, a "reference" on retain + facts, and their results."""
+    """A "target" trained on forget + retain + facts, a "retrained" model on retain + facts, and their results."""
     world = _world()
     target = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
                     world.training_set("forget10").to_list() + world.items("forget10"))
-    reference = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
+    retrained = _train(build_tiny(tiny_tokenizer, hidden=64, layers=2, seed=0), tiny_tokenizer,
                        world.training_set("forget10").to_list())
     splits = ["forget", "retain", "holdout", "world_facts", "hard_in_scope", "hard_out_of_scope", "quiz"]
-    ref_result = evaluate(reference, tiny_tokenizer, world, name="reference", max_new_tokens=40, splits=splits)
-    result = evaluate(target, tiny_tokenizer, world, name="target", reference=ref_result, max_new_tokens=40,
+    retrained_result = evaluate(retrained, tiny_tokenizer, world, name="retrained", max_new_tokens=40, splits=splits)
+    result = evaluate(target, tiny_tokenizer, world, name="target", retrained=retrained_result, max_new_tokens=40,
                       splits=splits)
-    return world, target, reference, ref_result, result, tiny_tokenizer
+    return world, target, retrained, retrained_result, result, tiny_tokenizer
 
 
 def test_probabilities_and_truth_ratio_match_an_independent_computation(setup):
@@ -106,24 +109,26 @@ def test_memorised_forget_set_shows_in_every_family(setup):
     assert agg["hard_in_scope_rougeL_recall"] > agg["holdout_rougeL_recall"]
 
 
-def test_forget_quality_uses_the_references_truth_ratios(setup):
-    _, _, _, ref_result, result, _ = setup
-    expected = ks_2samp(result.truth_ratios("forget"), ref_result.truth_ratios("forget")).pvalue
+def test_forget_quality_uses_the_retrained_models_truth_ratios(setup):
+    _, _, _, retrained_result, result, _ = setup
+    expected = ks_2samp(result.truth_ratios("forget"), retrained_result.truth_ratios("forget")).pvalue
     assert result.aggregates["forget_quality"] == pytest.approx(expected)
-    assert "forget_quality" not in ref_result.aggregates and "reference" in ref_result.notes["forget_quality"]
-    itself = ref_result.against(ref_result).aggregates
-    assert itself["forget_quality"] == pytest.approx(1.0)
-    assert itself["privleak_min_k"] == pytest.approx(0.0)
+    assert "forget_quality" not in retrained_result.aggregates
+    assert "retrained" in retrained_result.notes["forget_quality"]
+    # against() judges with the other result's ratios: the retrained model judged against the target
+    swapped = retrained_result.against(result).aggregates["forget_quality"]
+    assert swapped == pytest.approx(ks_2samp(retrained_result.truth_ratios("forget"),
+                                             result.truth_ratios("forget")).pvalue)
 
 
 def test_truth_ratio_against_the_answer_is_a_recomputable_setting(setup):
-    _, _, _, ref_result, result, _ = setup
+    _, _, _, retrained_result, result, _ = setup
     answer_based = result.with_settings(truth_ratio_base="answer")
     items = result.split("forget").items
     expected = [math.exp(i.answer.nll_mean - np.mean([p.nll_mean for p in i.perturbed])) for i in items]
     assert answer_based.truth_ratios("forget") == pytest.approx(expected)
     assert answer_based.aggregates["forget_quality"] == pytest.approx(
-        ks_2samp(expected, ref_result.truth_ratios("forget", base="answer")).pvalue)
+        ks_2samp(expected, retrained_result.truth_ratios("forget", base="answer")).pvalue)
     assert result.truth_ratios("forget") != pytest.approx(expected)  # the default uses the paraphrase
     with pytest.raises(KeyError, match="truth_ratio_base"):
         result.with_settings(truth_ratio="answer")
@@ -138,13 +143,13 @@ def test_json_round_trip_and_recomputation_from_saved_statistics(setup, tmp_path
 
 
 def test_reference_attack_from_the_model_or_its_saved_log_agree(setup, tmp_path):
-    world, target, reference, ref_result, result, tokenizer = setup
-    live = evaluate(target, tokenizer, world, reference=ref_result.save(tmp_path / "ref.json"),
-                    reference_model=reference, splits=["forget", "holdout"], generate=True, max_new_tokens=40)
+    world, target, retrained, retrained_result, result, tokenizer = setup
+    live = evaluate(target, tokenizer, world, retrained=retrained_result.save(tmp_path / "ref.json"),
+                    retrained_model=retrained, splits=["forget", "holdout"], generate=True, max_new_tokens=40)
     assert live.aggregates["mia_auc_reference"] == pytest.approx(result.aggregates["mia_auc_reference"])
     forget_ids = [i.id for i in live.split("forget").items]
-    assert [i.ref_nll_mean for i in live.split("forget").items] == pytest.approx(
-        [i.answer.nll_mean for i in ref_result.split("forget").items if i.id in forget_ids], rel=1e-5)
+    assert [i.retrained_nll_mean for i in live.split("forget").items] == pytest.approx(
+        [i.answer.nll_mean for i in retrained_result.split("forget").items if i.id in forget_ids], rel=1e-5)
     assert live.aggregates["forget_gen_ref_ppl"] > 1.0
 
 
@@ -205,3 +210,81 @@ def test_generations_are_the_models_greedy_answers(setup):
     if tokenizer.eos_token_id in new:
         new = new[:new.index(tokenizer.eos_token_id)]
     assert result.split("holdout").items[0].generation == tokenizer.decode(new, skip_special_tokens=True).strip()
+
+
+def test_fact_recall_is_the_share_of_answers_that_name_the_planted_value(setup):
+    world, _, _, _, result, _ = setup
+    for split in ("forget", "holdout"):
+        values = {row["id"]: row["value"] for row in world.items(split if split != "forget" else "forget10")}
+        expected = np.mean([values[i.id].lower() in i.generation.lower() for i in result.split(split).items])
+        assert result.aggregates[f"{split}_fact_recall"] == pytest.approx(expected)
+    assert result.aggregates["forget_fact_recall"] == 1.0  # memorised
+    assert {"retain_rougeL_f1", "retain_exact_match", "world_facts_rougeL_f1"} <= set(result.aggregates)
+
+
+def test_prompt_continuation_and_preference_items_are_scored_like_the_standalone_functions(setup):
+    world, target, _, _, _, tokenizer = setup
+    recite = [{"id": f"r{n}", "prompt": format_prompt(row["question"]), "continuation": row["answer"]}
+              for n, row in enumerate(world.items("forget10") + world.items("holdout"))]
+    tone = [{"id": f"t{n}", "question": row["question"], "unwanted": 0,
+             "choices": [row["perturbed_answers"][0] + " Sorry.", row["answer"] + " Sorry."]}
+            for n, row in enumerate(world.items("forget10"))]
+    result = evaluate(target, tokenizer, None, splits={"recite": recite, "tone": tone}, gradnorm=False)
+    prompts = [tokenizer(p["prompt"])["input_ids"] for p in recite]
+    budget = max(len(tokenizer(p["prompt"] + " " + p["continuation"])["input_ids"]) - len(prompt) for p, prompt
+                 in zip(recite, prompts))
+    texts = greedy_generate(target, tokenizer, prompts, budget)
+    values = [p["continuation"] for p in recite]
+    assert result.aggregates["recite_extracted"] == extraction.extraction_rate(texts, values)
+    assert result.aggregates["recite_extracted"] == 0.5  # the three forget answers, none of the holdout ones
+    assert result.aggregates["tone_unwanted_rate"] == mcq.unwanted_rate(target, tokenizer, tone)
+    assert result.aggregates["tone_unwanted_rate_opening"] == mcq.unwanted_rate(target, tokenizer, tone,
+                                                                                opening_only=True)
+    assert result.meta["world"] is None and result.split("recite").source == suite.AD_HOC
+
+
+def test_forget_defaults_to_the_worlds_own_forget_split(setup):
+    world, target, _, _, _, tokenizer = setup
+    two = World(name="mini2", profile="ci", tables={**world.tables, "forget01": world.items("forget10")[:1],
+                                                    "retain99": world.items("retain90")},
+                forget_to_retain={"forget01": "retain99", "forget10": "retain90"})
+    assert two.default_forget == "forget10"
+    result = evaluate(target, tokenizer, two, splits=["forget", "retain"], generate=False, gradnorm=False)
+    assert result.split("forget").source == "forget10" and result.meta["forget"] == "forget10"
+
+
+def test_a_retrained_result_from_another_split_or_profile_is_refused(setup):
+    world, target, _, retrained_result, _, tokenizer = setup
+    for key, value in (("forget", "forget05"), ("profile", "laptop"), ("world_fingerprint", "0123")):
+        elsewhere = retrained_result.copy()
+        elsewhere.meta[key] = value
+        with pytest.raises(ValueError, match=key):
+            evaluate(target, tokenizer, world, retrained=elsewhere, splits=["forget", "holdout"])
+
+
+def test_old_argument_names_warn_and_give_the_same_result(setup):
+    world, target, retrained, retrained_result, _, tokenizer = setup
+    options = dict(splits=["forget", "holdout"], generate=False, gradnorm=False)
+    new = evaluate(target, tokenizer, world, retrained=retrained_result, retrained_model=retrained, **options)
+    with pytest.warns(DeprecationWarning, match="retrained"):
+        old = evaluate(target, tokenizer, world, reference=retrained_result, reference_model=retrained, **options)
+    assert old.aggregates == pytest.approx(new.aggregates)
+    with pytest.raises(TypeError, match="only retrained"):
+        evaluate(target, tokenizer, world, reference=retrained_result, retrained=retrained_result, **options)
+
+
+def test_a_tokenizer_larger_than_the_models_vocabulary_is_refused(setup):
+    world, _, _, _, _, tokenizer = setup
+    small = build_tiny(tokenizer, hidden=32, layers=1, seed=0)
+    small.resize_token_embeddings(len(tokenizer) - 10)
+    with pytest.raises(ValueError, match=f"tokenizer has {len(tokenizer)} tokens"):
+        evaluate(small, tokenizer, world, splits=["forget"])
+
+
+def test_truncation_is_logged_and_progress_bars_appear_when_asked(setup, caplog, capsys):
+    world, target, _, _, _, tokenizer = setup
+    with caplog.at_level(logging.WARNING, logger="unlearnlab.eval.suite"):
+        evaluate(target, tokenizer, world, splits=["forget", "hard_in_scope"], max_items=2, gradnorm=False,
+                 progress=True)
+    assert "first 2 items of forget (3)" in caplog.text and "hard_in_scope" not in caplog.text
+    assert "scoring" in capsys.readouterr().err

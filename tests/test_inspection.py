@@ -57,13 +57,38 @@ def test_memorisation_frame_is_reference_minus_target():
     assert frame["reference_exact_memorization"].tolist() == pytest.approx([1.0, 0.0])
 
 
-def test_widgets_wrap_the_same_functions(tiny_lm):
-    from unlearnlab.notebook import answer_explorer, token_loss_explorer
+def shown_by_explorers(monkeypatch) -> list:
+    """Everything the explorers display from now on, in order (instead of sending it to a notebook)."""
+    from unlearnlab.notebook.widgets import base
+
+    shown = []
+    monkeypatch.setattr(base, "display", shown.append)
+    return shown
+
+
+def test_answer_explorer_shows_answers_table_of_the_chosen_split(tiny_lm, monkeypatch):
+    from unlearnlab.notebook.widgets import answer_explorer
 
     model, tokenizer = tiny_lm
-    box = answer_explorer({"m": model}, tokenizer, {"a": ITEMS, "b": ITEMS[:1]}, n=1)
-    box.children[0].value = "b"  # switching the split re-renders without error
+    shown = shown_by_explorers(monkeypatch)
+    box = answer_explorer({"m": model}, tokenizer, {"a": ITEMS, "b": ITEMS[1:]}, n=1)
+    box.children[0].value = "b"
+    assert len(shown) == 2  # the first split on creation, then the chosen one
+    pd.testing.assert_frame_equal(shown[0], answers_table({"m": model}, tokenizer, ITEMS[:1]))
+    pd.testing.assert_frame_equal(shown[1], answers_table({"m": model}, tokenizer, ITEMS[1:2]))
+
+
+def test_token_loss_explorer_draws_token_losses_of_the_chosen_item(tiny_lm, monkeypatch):
+    from unlearnlab.notebook.widgets import token_loss_explorer
+
+    model, tokenizer = tiny_lm
+    shown = shown_by_explorers(monkeypatch)
     token_loss_explorer({"m": model}, tokenizer, ITEMS).children[0].value = 1
+    assert len(shown) == 2
+    for figure, item in zip(shown, ITEMS):
+        drawn = figure.axes[0].images[0].get_array().filled()  # the heatmap's cells: models × tokens
+        expected = token_losses({"m": model}, tokenizer, item)[["m"]].to_numpy().T
+        assert drawn.shape == expected.shape and drawn.ravel().tolist() == pytest.approx(expected.ravel().tolist(), rel=1e-5)
 
 
 def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
@@ -82,10 +107,9 @@ def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
 
 
 def test_run_explorer_shows_the_chosen_run(monkeypatch):
-    from unlearnlab.notebook.widgets import base, run_explorer
+    from unlearnlab.notebook.widgets import run_explorer
 
-    shown = []
-    monkeypatch.setattr(base, "display", shown.append)
+    shown = shown_by_explorers(monkeypatch)
     tables = {0.0: pd.DataFrame({"answer": ["gone"]}), 1.0: pd.DataFrame({"answer": ["kept"]})}
     box = run_explorer(tables, "λ")
     assert box.children[0].options == (0.0, 1.0)
@@ -93,13 +117,26 @@ def test_run_explorer_shows_the_chosen_run(monkeypatch):
     assert [t["answer"][0] for t in shown] == ["gone", "kept"]
 
 
-def test_npo_beta_explorer_draws_for_each_beta():
+def test_npo_beta_explorer_draws_the_curves_of_the_chosen_beta(monkeypatch):
     import matplotlib.pyplot as plt
+    import torch
 
-    from unlearnlab.notebook import npo_beta_explorer
+    from unlearnlab.methods.preference import npo_gradient_weight, npo_loss
+    from unlearnlab.notebook.widgets import npo_beta_explorer, training
 
+    drawn = []  # the figure each render shows
+    monkeypatch.setattr(training.plt, "show", lambda: drawn.append(plt.gcf()))
     box = npo_beta_explorer(betas=(0.1, 1.0))
-    box.children[0].value = 1.0  # re-renders without error
+    box.children[0].value = 1.0
+    assert len(drawn) == 2  # β = 0.1 on creation, then β = 1
+    for figure, beta in zip(drawn, (0.1, 1.0)):
+        loss_ax, weight_ax = figure.axes
+        npo_loss_line, npo_weight_line = loss_ax.lines[1], weight_ax.lines[1]  # after gradient ascent's
+        assert npo_loss_line.get_label() == npo_weight_line.get_label() == f"NPO β={beta:g}"
+        assert len([line for line in loss_ax.lines if line.get_label().startswith("NPO")]) == 1
+        log_ratio = torch.tensor(npo_loss_line.get_xdata())
+        assert npo_loss_line.get_ydata() == pytest.approx(npo_loss(log_ratio, beta).numpy(), rel=1e-5)
+        assert npo_weight_line.get_ydata() == pytest.approx(npo_gradient_weight(log_ratio, beta).numpy(), rel=1e-5)
     plt.close("all")
 
 

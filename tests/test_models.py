@@ -7,6 +7,7 @@ from unlearnlab import models
 from unlearnlab.formats import encode_qa, pad_batch
 from unlearnlab.numerics import answer_nll
 from unlearnlab.models import pretrained
+from unlearnlab.models.tiny import train_tokenizer
 from unlearnlab.training import finetune
 
 QA = datasets.Dataset.from_list([
@@ -32,10 +33,22 @@ def test_tiny_is_a_small_llama_with_a_world_tokenizer():
     assert tokenizer.pad_token_id is not None and tokenizer.eos_token_id is not None
 
 
-def test_tiny_tokenizer_is_cached_and_deterministic():
+def test_tiny_tokenizer_is_cached_and_deterministic(tmp_path, monkeypatch):
+    trainings = []  # one entry per tokenizer actually trained
+
+    def counting_train_tokenizer(*args, **kwargs):
+        trainings.append(1)
+        return train_tokenizer(*args, **kwargs)
+
+    monkeypatch.setattr(models, "train_tokenizer", counting_train_tokenizer)
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path / "cache"))
     _, first = models.load("tiny", profile="ci")
     _, second = models.load("tiny", profile="ci")
-    assert first.get_vocab() == second.get_vocab()
+    assert len(trainings) == 1  # the second load read the cached folder
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path / "empty cache"))
+    _, rebuilt = models.load("tiny", profile="ci")
+    assert len(trainings) == 2  # an empty cache trains again ...
+    assert first.get_vocab() == second.get_vocab() == rebuilt.get_vocab()  # ... and gets the same vocabulary
 
 
 def test_finetune_learns_answers_and_ignores_prompts(tiny_lm):

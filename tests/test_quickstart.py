@@ -26,7 +26,6 @@ def test_quickstart_forgets_and_keeps_utility(tmp_path):
     assert s["npo"]["retain_rougeL_recall"] > 0.6, "npo still answers retain questions"
     assert s["graddiff"]["retain_rougeL_recall"] > s["ga"]["retain_rougeL_recall"] + 0.3, "the retain term helps"
     assert reference["forget_rougeL_recall"] < target["forget_rougeL_recall"]
-    assert reference["forget_quality"] > 0.99, "the reference is indistinguishable from itself"
 
     with pytest.raises(FileExistsError, match="--overwrite"):
         quickstart.run(out=out)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -165,10 +166,12 @@ def test_training_set_without_forget10_excludes_forget_authors():
     assert {i["id"] for i in world.items("world_facts")} <= set(reference["id"])
 
 
-def test_profile_larger_than_the_files_says_how_to_regenerate():
+def test_files_smaller_than_the_profile_say_how_to_get_a_larger_world():
     too_big = dataclasses.replace(get_profile("ci"), n_authors=500)
-    with pytest.raises(ValueError, match="regenerate"):
-        authors.load_world(too_big)
+    with pytest.raises(ValueError, match="n_authors=500"):
+        authors.load_world(too_big, folder=data_root() / "authors")
+    with pytest.raises(ValueError, match="n_world_facts=101"):
+        authors.load_world(get_profile("ci"), folder=data_root() / "authors", n_world_facts=101)
 
 
 def test_installed_without_data_regenerates_the_same_world(tmp_path, monkeypatch):
@@ -182,3 +185,68 @@ def test_installed_without_data_regenerates_the_same_world(tmp_path, monkeypatch
     from unlearnlab.cache import cache_dir
 
     assert any((cache_dir() / "worlds").iterdir()), "the world was not regenerated into the cache"
+
+
+# ---------------------------------------------------------------- seeds and sizes
+def test_the_default_world_is_the_committed_files():
+    """No seed and no size, the default seed, or sizes the files hold: the committed world, same fingerprint."""
+    default = worlds.load("authors", "ci")
+    assert default.params == {"seed": None, "n_authors": None, "n_holdout": None, "n_world_facts": None}
+    assert authors.load_world(get_profile("ci"), folder=data_root() / "authors").tables == default.tables
+    assert worlds.load("authors", "ci", seed=authors.SEED).fingerprint == default.fingerprint
+    assert worlds.load("authors", "ci", n_authors=40, n_holdout=4, n_world_facts=30).fingerprint == default.fingerprint
+    assert worlds.load("authors", "laptop", n_authors=200).fingerprint == worlds.load("authors", "laptop").fingerprint
+
+
+def test_a_seed_gives_another_world_regenerated_identically():
+    first, again = worlds.load("authors", "ci", seed=3), worlds.load("authors", "ci", seed=3)
+    default = worlds.load("authors", "ci")
+    assert first.tables == again.tables and first.fingerprint == again.fingerprint
+    assert first.fingerprint != default.fingerprint and first.params["seed"] == 3
+    assert {i["author"] for i in first.items("full")} != {i["author"] for i in default.items("full")}
+    assert {s: len(rows) for s, rows in first.tables.items()} == {s: len(rows) for s, rows in default.tables.items()}
+    assert [a["name"] for a in authors.load_authors(get_profile("ci"), seed=3)] == (
+        list(dict.fromkeys(i["author"] for i in first.items("full") + first.items("holdout"))))
+
+
+def test_a_reseeded_ci_world_is_the_head_and_tail_of_the_laptop_world_of_that_seed():
+    ci, laptop = worlds.load("authors", "ci", seed=3), worlds.load("authors", "laptop", seed=3)
+    laptop_authors = author_ids(laptop, "full")
+    assert author_ids(ci, "full") == laptop_authors[:36] + laptop_authors[-4:]
+    assert author_ids(ci, "holdout") == author_ids(laptop, "holdout")[:4]
+    assert ci.items("world_facts") == laptop.items("world_facts")[:30]
+
+
+def test_sizes_beyond_the_committed_files_are_generated_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    world = worlds.load("authors", "ci", n_authors=300, n_holdout=30)
+    assert len(author_ids(world, "full")) == 300 and len(author_ids(world, "holdout")) == 30
+    assert len(author_ids(world, "forget10")) == 30 and len(world.items("hard_in_scope")) == 30 * 19
+    assert len(world.items("world_facts")) == 30  # the profile's size: only the sizes given change
+    assert world.params == {"seed": None, "n_authors": 300, "n_holdout": 30, "n_world_facts": None}
+    assert world.fingerprint != worlds.load("authors", "ci").fingerprint
+    entries = [folder for folder in (tmp_path / "worlds").iterdir() if (folder / "authors.jsonl").exists()]
+    assert len(entries) == 1
+    # generated at the larger of the asked and the committed size of each kind, seed 0
+    assert json.loads((entries[0] / "spec.json").read_text())["params"] == {
+        "seed": authors.SEED, "n_authors": 300, "n_holdout": 30, "n_world_facts": 100}
+    assert worlds.load("authors", "ci", n_authors=300, n_holdout=30).tables == world.tables  # read back, same
+
+
+def test_sizes_within_the_committed_files_are_a_cut_of_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    smaller = worlds.load("authors", "ci", n_authors=20, n_holdout=2)
+    committed = authors.load_world(dataclasses.replace(get_profile("ci"), n_authors=20, n_holdout=2),
+                                   folder=data_root() / "authors")
+    assert smaller.tables == committed.tables
+    assert len(author_ids(smaller, "full")) == 20 and len(author_ids(smaller, "holdout")) == 2
+    assert not (tmp_path / "worlds").exists() or not any((tmp_path / "worlds").iterdir())
+
+
+def test_unknown_sizes_are_refused_with_the_valid_ones():
+    assert worlds.size_parameters("authors") == authors.SIZES == {
+        "n_authors": "n_authors", "n_holdout": "n_holdout", "n_world_facts": "n_world_facts"}
+    with pytest.raises(TypeError, match="n_authors, n_holdout, n_world_facts"):
+        worlds.load("authors", "ci", n_topics=3)
+    with pytest.raises(TypeError, match="n_authors, n_holdout, n_world_facts"):
+        authors.load_authors(get_profile("ci"), n_topics=3)

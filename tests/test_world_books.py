@@ -4,7 +4,10 @@ import pytest
 
 from unlearnlab import models, worlds
 from unlearnlab.formats import format_prompt
+from unlearnlab.eval import evaluate
 from unlearnlab.eval.muse import evaluate_muse
+
+MUSE_NUMBERS = ("verbmem_forget", "knowmem_forget", "knowmem_retain", "mia_auc_min_k", "privleak")
 from unlearnlab.worlds import books
 
 
@@ -65,7 +68,8 @@ def test_study_questions_are_the_knowmem_items_in_the_prompt_format():
 def test_tiny_target_recites_and_answers_its_books_and_tells_them_from_the_holdout():
     world = worlds.load("books")
     model, tokenizer = models.target("tiny", world="books")
-    scores = evaluate_muse(model, tokenizer, world)
+    scores = evaluate(model, tokenizer, world).aggregates  # every split of the world, MUSE's among them
+    assert evaluate_muse(model, tokenizer, world) == pytest.approx({key: scores[key] for key in MUSE_NUMBERS})
     assert scores["verbmem_forget"] > 0.5  # ROUGE-L F1 of the continuation; an untrained model scores ~0
     assert scores["knowmem_forget"] > 0.5 and scores["knowmem_retain"] > 0.5
     assert scores["mia_auc_min_k"] > 0.8  # trained passages are far more likely than book VII's

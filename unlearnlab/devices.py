@@ -27,7 +27,7 @@ def device(verbose: bool = False) -> torch.device:
     """
     forced = os.environ.get("UNLEARNLAB_DEVICE")
     if forced:
-        chosen = torch.device(forced)
+        chosen = forced_device(forced)
     elif cuda_available():
         chosen = torch.device("cuda")
     elif mps_available():
@@ -36,6 +36,27 @@ def device(verbose: bool = False) -> torch.device:
         chosen = torch.device("cpu")
     if verbose:
         logging.getLogger(__name__).info("device: %s", describe(chosen))
+    return chosen
+
+
+def forced_device(name: str) -> torch.device:
+    """The device ``UNLEARNLAB_DEVICE`` names, or a clear error if it is not a device this machine has.
+
+    Without this check a typo or a missing GPU fails much later, deep inside
+    torch, or worse, some code silently falls back to the CPU.
+    """
+    try:
+        chosen = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"UNLEARNLAB_DEVICE={name!r} is not a device name ({error}); use cpu, cuda, cuda:1 "
+                         "or mps, or unset UNLEARNLAB_DEVICE to choose automatically.") from None
+    available = {"cpu": True, "meta": True, "cuda": cuda_available(), "mps": mps_available()}
+    if not available.get(chosen.type, False):
+        raise ValueError(f"UNLEARNLAB_DEVICE={name!r} but this machine has no {chosen.type} device; "
+                         "unset UNLEARNLAB_DEVICE to choose automatically, or set it to cpu.")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ValueError(f"UNLEARNLAB_DEVICE={name!r} but this machine has {torch.cuda.device_count()} CUDA "
+                         "device(s), numbered from 0.")
     return chosen
 
 

@@ -47,13 +47,13 @@ def run(out: str | Path | None = None, forget: str = "forget10", methods=METHODS
     ref_result = evaluate(retrained, tokenizer, world, forget=forget, name="reference")
     results = {"reference": ref_result.against(ref_result)}  # judged against itself: forget quality 1
     target, _ = models.target(model, world)
-    results["target"] = evaluate(target, tokenizer, world, forget=forget, reference=ref_result, name="target")
+    results["target"] = evaluate(target, tokenizer, world, forget=forget, retrained=ref_result, name="target")
 
     logs = {}
     for method in methods:  # unlearn() trains a copy: the target stays as it is
         unlearned, log = unlearn(target, tokenizer, method=method, forget=forget_set, retain=retain_set,
                                  seed=seed)
-        results[method] = evaluate(unlearned, tokenizer, world, forget=forget, reference=ref_result,
+        results[method] = evaluate(unlearned, tokenizer, world, forget=forget, retrained=ref_result,
                                    name=method, run_log=log)
         logs[method] = log.to_dict()
 

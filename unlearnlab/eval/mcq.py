@@ -59,6 +59,11 @@ def mcq_accuracy(model, tokenizer, items: Sequence[dict], batch_size: int = 64) 
             "n_items": len(items)}
 
 
+def opening_choices(item: dict) -> dict:
+    """The item with each choice cut to its first sentence (see :func:`unwanted_rate`)."""
+    return {**item, "choices": [first_sentence(c) for c in item["choices"]]}
+
+
 def first_sentence(text: str) -> str:
     """The text up to and including its first ``.``, ``?`` or ``!`` followed by a space."""
     return re.split(r"(?<=[.?!])\s", text, maxsplit=1)[0]
@@ -78,7 +83,12 @@ def unwanted_rate(model, tokenizer, probes: Sequence[dict], opening_only: bool =
     if not probes:
         raise ValueError("unwanted_rate needs probes with choices and an 'unwanted' index.")
     if opening_only:
-        probes = [{**p, "choices": [first_sentence(c) for c in p["choices"]]} for p in probes]
+        probes = [opening_choices(p) for p in probes]
     logliks = choice_logliks(model, tokenizer, probes, batch_size)
-    return float(np.mean([scores[p["unwanted"]] > max(s for i, s in enumerate(scores) if i != p["unwanted"])
-                          for scores, p in zip(logliks, probes)]))
+    return unwanted_share(logliks, [p["unwanted"] for p in probes])
+
+
+def unwanted_share(logliks: Sequence[Sequence[float]], unwanted: Sequence[int]) -> float:
+    """Fraction of probes whose ``unwanted`` option is strictly more likely than every other (a tie is no win)."""
+    return float(np.mean([scores[u] > max(s for i, s in enumerate(scores) if i != u)
+                          for scores, u in zip(logliks, unwanted)]))

@@ -4,7 +4,7 @@ Each attack gives every item a score where LOWER means "looks like training
 data" (a small loss, say).  The AUC of those scores separating the forget set
 (members, label 0) from the holdout set (non-members, label 1) is open-unlearning's
 convention: **AUC 1 = forget items are clearly recognisable as training data**,
-0.5 = indistinguishable from unseen data.  The retain-only model, which never saw
+0.5 = indistinguishable from unseen data.  The retrained model, which never saw
 the forget set, sits near 0.5; a good unlearning run should too.
 
 Attacks (scores from the saved teacher-forced statistics, except GradNorm):
@@ -12,8 +12,9 @@ Attacks (scores from the saved teacher-forced statistics, except GradNorm):
 * ``loss``: the answer's mean NLL (Yeom et al.);
 * ``zlib``: NLL divided by the zlib-compressed length of the answer text in bytes
   (Carlini et al.), discounting answers that are simply easy to compress;
-* ``reference``: NLL minus the retain-only model's NLL on the same answer, which
-  calibrates away how hard an answer is for any model;
+* ``reference``: NLL minus the retrained model's NLL on the same answer, which
+  calibrates away how hard an answer is for any model (the literature's
+  "reference model" is the retrained one here);
 * ``min_k``: minus the mean of the lowest k% token log-probabilities (Shi et al.);
 * ``min_k_plus_plus``: the same on standardised log-probabilities
   (log p(y_t) - μ_t) / σ_t, with μ_t and σ_t² the mean and variance of log p
@@ -32,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..formats import pad_batch
 from ..numerics import IGNORE_INDEX, shift
+from .progress import bar
 from .scoring import position_ids_from_mask
 
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_plus_plus", "gradnorm")
@@ -48,8 +50,8 @@ def zlib_score(nll_mean: float, compressed_bytes: int) -> float:
     return nll_mean / max(compressed_bytes, 1)
 
 
-def reference_score(nll_mean: float, reference_nll_mean: float) -> float:
-    return nll_mean - reference_nll_mean
+def reference_score(nll_mean: float, retrained_nll_mean: float) -> float:
+    return nll_mean - retrained_nll_mean
 
 
 def min_k_score(token_logprobs: Sequence[float], k: float = MIN_K_FRACTION) -> float:
@@ -78,8 +80,8 @@ def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
     return float(roc_auc_score(labels, list(member_scores) + list(nonmember_scores)))
 
 
-def privleak(auc: float, reference_auc: float, convention: str = "open-unlearning") -> float:
-    """Privacy leakage in percent relative to the retain-only model's AUC (MUSE); 0 is ideal.
+def privleak(auc: float, retrained_auc: float, convention: str = "open-unlearning") -> float:
+    """Privacy leakage in percent relative to the retrained model's AUC (MUSE); 0 is ideal.
 
     ``open-unlearning`` (default): ((1 - AUC) - (1 - AUC_ref)) / (1 - AUC_ref) x 100.
     MUSE reports AUCs the other way round (1 - ours), and open-unlearning flips
@@ -91,21 +93,48 @@ def privleak(auc: float, reference_auc: float, convention: str = "open-unlearnin
     with the opposite sign: positive = under-unlearned, and a different scale.
     """
     if convention == "open-unlearning":
-        score, ref = 1.0 - auc, 1.0 - reference_auc
+        score, ref = 1.0 - auc, 1.0 - retrained_auc
     elif convention == "auc":
-        score, ref = auc, reference_auc
+        score, ref = auc, retrained_auc
     else:
         raise ValueError(f"unknown privleak convention {convention!r}; use one of {PRIVLEAK_CONVENTIONS}")
     return (score - ref) / (ref + 1e-10) * 100.0
 
 
+def attack_score(item, attack: str, min_k: float = MIN_K_FRACTION) -> float | None:
+    """An evaluated item's score under one attack (lower = looks trained on); None if a statistic is missing.
+
+    ``item`` is an :class:`~unlearnlab.eval.results.ItemResult`: every attack but
+    GradNorm reads the teacher-forced statistics of its answer.
+    """
+    if attack not in ATTACKS:
+        raise ValueError(f"unknown attack {attack!r}; use one of {ATTACKS}")
+    stats = item.answer
+    if attack == "gradnorm":
+        return item.gradnorm
+    if stats is None:
+        return None
+    if attack == "loss":
+        return stats.nll_mean
+    if attack == "zlib":
+        return None if item.zlib_bytes is None else zlib_score(stats.nll_mean, item.zlib_bytes)
+    if attack == "reference":
+        return None if item.retrained_nll_mean is None else reference_score(stats.nll_mean, item.retrained_nll_mean)
+    if not stats.token_logprobs:  # logs without token-level statistics (e.g. TOFU's)
+        return None
+    if attack == "min_k":
+        return min_k_score(stats.token_logprobs, min_k)
+    return min_k_plus_plus_score(stats.token_logprobs, stats.vocab_mean, stats.vocab_var, min_k)
+
+
 def gradnorm_scores(model, features: Sequence[dict], eos_token_id: int | None, pad_token_id: int,
-                    batch_size: int = 16) -> list[float]:
+                    batch_size: int = 16, progress: bool | None = None) -> list[float]:
     """Per-example mean over parameter tensors of ‖∇ loss‖₂ (open-unlearning's GradNorm, p = 2).
 
     The loss is the mean NLL of the answer tokens without the final EOS, as for
     the other token-level attacks.  Gradients come from ``torch.autograd.grad``,
     so the model's ``.grad`` buffers (an optimiser's state) are left untouched.
+    ``progress``: see :mod:`unlearnlab.eval.progress`.
     """
     params = [p for p in model.parameters() if p.requires_grad] or list(model.parameters())
     saved_flags = [p.requires_grad for p in params]
@@ -113,6 +142,7 @@ def gradnorm_scores(model, features: Sequence[dict], eos_token_id: int | None, p
         p.requires_grad_(True)
     device = next(model.parameters()).device
     scores: list[float] = []
+    shown = bar(len(features), "GradNorm", progress)
     try:
         for start in range(0, len(features), batch_size):
             rows = [{k: f[k] for k in ("input_ids", "attention_mask", "labels")}
@@ -123,7 +153,9 @@ def gradnorm_scores(model, features: Sequence[dict], eos_token_id: int | None, p
                 grads = torch.autograd.grad(loss, params, retain_graph=i < len(losses) - 1, allow_unused=True)
                 norms = [g.norm(2) for g in grads if g is not None]
                 scores.append(float(torch.stack(norms).mean()))
+            shown.update(len(rows))
     finally:
+        shown.close()
         for p, flag in zip(params, saved_flags):
             p.requires_grad_(flag)
     return scores

@@ -29,6 +29,7 @@ import torch
 
 from ..formats import pad_batch
 from ..numerics import shift
+from .progress import bar
 
 # fp32 logits of at most this many (token x vocabulary) entries per forward pass (~256 MiB)
 MAX_LOGIT_ELEMENTS = 2**26
@@ -71,12 +72,13 @@ def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def score_features(model, features: Sequence[dict], eos_token_id: int | None, pad_token_id: int,
-                   batch_size: int = 64) -> list[SequenceStats]:
+                   batch_size: int = 64, progress: bool | None = None) -> list[SequenceStats]:
     """Score encoded examples (``input_ids``/``labels`` as from ``encode_qa``) in padded batches.
 
     Examples are sorted by length so that each batch holds similar lengths, and a
     batch is also capped so that its logits stay under ``MAX_LOGIT_ELEMENTS``
-    (large vocabularies get smaller batches).  Results come back in input order.
+    (large vocabularies get smaller batches).  Results come back in input order;
+    batches go to the model's device.  ``progress``: see :mod:`unlearnlab.eval.progress`.
     """
     if not features:
         return []
@@ -86,6 +88,7 @@ def score_features(model, features: Sequence[dict], eos_token_id: int | None, pa
     vocab = model.config.vocab_size
     results: list[SequenceStats | None] = [None] * len(features)
     start = 0
+    shown = bar(len(features), "scoring", progress)
     while start < len(order):
         longest = len(features[order[start]]["input_ids"])
         rows = max(1, min(batch_size, MAX_LOGIT_ELEMENTS // max(1, longest * vocab)))
@@ -94,6 +97,8 @@ def score_features(model, features: Sequence[dict], eos_token_id: int | None, pa
         for index, stats in zip(chunk, _score_batch(model, batch, eos_token_id)):
             results[index] = stats
         start += rows
+        shown.update(len(chunk))
+    shown.close()
     model.train(was_training)
     return results  # type: ignore[return-value]
 

@@ -17,7 +17,7 @@ differ, the open-unlearning definition is the default:
   exactly as TOFU does; open-unlearning divides probabilities with a 1e-10 guard,
   which agrees until probabilities fall below about 1e-8 (after heavy unlearning).
 * **Forget quality** is the KS-test p-value on the forget-set R of the model and
-  of the retain-only model.  TOFU tests 1/R, open-unlearning 1/(R + 1e-10); a KS
+  of the retrained model.  TOFU tests 1/R, open-unlearning 1/(R + 1e-10); a KS
   test only compares ranks, so any strictly monotone map gives the same p-value.
 """
 from __future__ import annotations
@@ -82,16 +82,16 @@ def aggregate_truth_ratio(ratios: Sequence[float], how: str = "true_better") -> 
     raise ValueError(f"unknown truth-ratio aggregation {how!r}; use one of {TRUTH_RATIO_AGGREGATIONS}")
 
 
-def forget_quality(ratios: Sequence[float], reference_ratios: Sequence[float]) -> tuple[float, float]:
+def forget_quality(ratios: Sequence[float], retrained_ratios: Sequence[float]) -> tuple[float, float]:
     """(p-value, KS statistic) of the two-sample KS test between forget-set truth ratios.
 
-    ``reference_ratios`` come from the retain-only model on the same forget set.
+    ``retrained_ratios`` come from the retrained model on the same forget set.
     A high p-value means the unlearned model's truth ratios are indistinguishable
     from those of a model that never trained on the forget set.
     """
-    if len(ratios) == 0 or len(reference_ratios) == 0:
+    if len(ratios) == 0 or len(retrained_ratios) == 0:
         raise ValueError("forget_quality needs truth ratios of at least one forget item for both models.")
-    test = ks_2samp(np.asarray(ratios, dtype=float), np.asarray(reference_ratios, dtype=float))
+    test = ks_2samp(np.asarray(ratios, dtype=float), np.asarray(retrained_ratios, dtype=float))
     return float(test.pvalue), float(test.statistic)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .generation import exact_match, repetition_rate
-from .results import EvalResult, ItemResult, SplitResult, reference_log
+from .results import EvalResult, ItemResult, SplitResult, retrained_log_from
 from .scoring import SequenceStats
 
 #: TOFU's eval-log file -> split name in the course
@@ -36,7 +36,7 @@ def from_tofu_logs(logs: Mapping | str | Path, retain_logs: Mapping | str | Path
                    name: str = "tofu") -> EvalResult:
     """An :class:`EvalResult` from TOFU logs (the aggregated dict or its JSON path).
 
-    ``retain_logs`` are the retain-only model's logs, for forget quality.
+    ``retain_logs`` are the retrained (retain-only) model's logs, for forget quality.
     """
     logs = _read(logs)
     unknown = [key for key in logs if key not in TOFU_FILES]
@@ -47,7 +47,7 @@ def from_tofu_logs(logs: Mapping | str | Path, retain_logs: Mapping | str | Path
     splits = {TOFU_FILES[key]: SplitResult(TOFU_FILES[key], key, _items(log)) for key, log in logs.items()}
     result = EvalResult(name=name, splits=splits, meta={"source": "TOFU eval logs"})
     if retain_logs is not None:
-        result.reference_log = reference_log(from_tofu_logs(retain_logs, name=f"{name}-retain"))
+        result.retrained_log = retrained_log_from(from_tofu_logs(retain_logs, name=f"{name}-retain"))
     return result.refresh()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from matplotlib.patches import Rectangle
+
 from ..eval.compare import named_results, pareto_front
 from ..eval.results import EvalResult
 from .style import COLORS, figure
@@ -94,3 +96,42 @@ def plot_pareto(results: Mapping[str, EvalResult] | Sequence[EvalResult], x: str
     ax.set_ylabel(y.replace("_", " "))
     ax.legend(loc="best")
     return fig
+
+
+def plot_against_retrained(results: Mapping[str, EvalResult], bands: Mapping[str, object],
+                           x: str = "forget_rougeL_recall", y: str = "model_utility", ax=None):
+    """Each model as a point, with the retrained models' seed band drawn as a box.
+
+    Forgetting is judged against retraining, not against zero: a point left of
+    the box forgets *more* than a model that never saw the data (over-forgetting:
+    babbling, repetition), a point right of it still remembers.  ``bands`` maps a
+    metric to a :class:`~unlearnlab.eval.band.Band` or to ``{"low": .., "high": ..}``.
+    Returns the figure.
+    """
+    from .style import color
+
+    if ax is None:
+        fig, ax = figure(width=5.0, height=3.4)
+    else:
+        fig = ax.figure
+    (x_low, x_high), (y_low, y_high) = (_band_range(bands[key]) for key in (x, y))
+    ax.axvspan(x_low, x_high, ymin=0, ymax=1, color=COLORS["retrained"], alpha=0.08)
+    ax.add_patch(Rectangle((x_low, y_low), x_high - x_low, y_high - y_low, fill=False, ls="--",
+                           color=COLORS["retrained"], label="retrained seed band"))
+    for name, result in results.items():
+        summary = result.summary()
+        if x not in summary or y not in summary:
+            continue
+        role = "retrained" if name.startswith("retrained") else name
+        marker = "*" if role == "retrained" else "X" if role == "target" else "o"
+        ax.scatter(summary[x], summary[y], color=color(role), marker=marker, s=70 if marker != "o" else 40,
+                   zorder=3)
+        ax.annotate(name, (summary[x], summary[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(f"{x.replace('_', ' ')} (← forgets more than retraining · remembers →)")
+    ax.set_ylabel(y.replace("_", " "))
+    ax.legend(loc="lower right")
+    return fig
+
+
+def _band_range(band) -> tuple[float, float]:
+    return (band["low"], band["high"]) if isinstance(band, Mapping) else (band.low, band.high)

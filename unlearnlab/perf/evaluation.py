@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
 
     reference = evaluate(reference_model, tokenizer, world, args.forget, name="reference",
                          batch_size=args.batch_size)
-    for label, kwargs in (("suite", {"reference": reference}),
-                          ("suite + reference model", {"reference": reference, "reference_model": reference_model})):
+    for label, kwargs in (("suite", {"retrained": reference}),
+                          ("suite + retrained model", {"retrained": reference, "retrained_model": reference_model})):
         for run in range(args.repeat + 1):
             started = time.perf_counter()
             result = evaluate(model, tokenizer, world, args.forget, batch_size=args.batch_size, **kwargs)

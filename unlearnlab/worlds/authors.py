@@ -33,23 +33,36 @@ the k-th author from the start.  The committed files hold the ``laptop``/``gpu``
 world (200 trained authors); a smaller profile keeps the first authors plus the
 last ``forget10`` ones, so its forget authors and their neighbours are both kept.
 
+Seeds and sizes
+---------------
+``load_world(seed=1)`` or ``load_world(n_authors=400)`` builds another world.
+The committed files stay the default, so that every model already trained on
+them keeps its cache key; any other seed, or a size larger than the committed
+one, is generated once into the cache and then cut exactly as the default is.
+Generating at the larger of the asked and the committed size keeps the rule
+above for every seed: a ``ci`` world is the head and tail of the ``laptop``
+world with the same seed.
+
 Regenerate the committed files with ``python -m unlearnlab.worlds.authors --out data/authors``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Profile, get_profile
-from .base import World, data_root, read_jsonl, world_folder, write_jsonl
+from .base import World, data_root, generated_folder, read_jsonl, world_folder, write_jsonl
 
 SEED = 0
 N_AUTHOR_PERTURBED = 5  # TOFU: 5 perturbed answers per author question
 N_FACT_PERTURBED = 3  # TOFU: 3 per world fact
 GENERATED_FROM = "laptop"  # the profile whose sizes the committed files have
 FILES = ("authors", "qa", "world_facts", "hard_in_scope", "hard_out_of_scope")
+# size parameters of ``load_world`` -> the profile field each one overrides
+SIZES = {"n_authors": "n_authors", "n_holdout": "n_holdout", "n_world_facts": "n_world_facts"}
 
 FORGET_PERCENT = {"forget01": 1, "forget05": 5, "forget10": 10}
 FORGET_TO_RETAIN = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
@@ -266,6 +279,9 @@ def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturb
 def _draw_authors(rng: random.Random, n_trained: int, n_holdout: int) -> list[dict]:
     """Random author records; surnames and book titles are all distinct."""
     total = n_trained + n_holdout
+    if total > len(SURNAMES) or 2 * total > len(BOOK_TITLES):
+        raise ValueError(f"{total} authors need {total} surnames and {2 * total} book titles, but the lists in "
+                         f"{__name__} give {len(SURNAMES)} and {len(BOOK_TITLES)}; ask for fewer authors")
     surnames = rng.sample(SURNAMES, total)
     titles = rng.sample(BOOK_TITLES, 2 * total)
     authors = []
@@ -383,10 +399,20 @@ def generate(n_authors: int, n_holdout: int, n_world_facts: int, seed: int = SEE
     }
 
 
-def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM) -> list[Path]:
-    """Generate the world at a profile's sizes and write one JSONL file per entry of ``FILES``."""
+def committed_sizes() -> dict[str, int]:
+    """The sizes the committed files were generated at: those of the ``GENERATED_FROM`` profile."""
+    prof = get_profile(GENERATED_FROM)
+    return {size: getattr(prof, field) for size, field in SIZES.items()}
+
+
+def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM, **sizes: int) -> list[Path]:
+    """Generate the world and write one JSONL file per entry of ``FILES``.
+
+    The sizes are the profile's, except those given in ``sizes`` (names as in ``SIZES``).
+    """
     prof = get_profile(profile)
-    tables = generate(prof.n_authors, prof.n_holdout, prof.n_world_facts, seed)
+    chosen = {size: sizes.get(size) or getattr(prof, field) for size, field in SIZES.items()}
+    tables = generate(chosen["n_authors"], chosen["n_holdout"], chosen["n_world_facts"], seed)
     paths = []
     for name in FILES:
         paths.append(Path(out) / f"{name}.jsonl")
@@ -403,8 +429,8 @@ def select_authors(trained: list[dict], n: int) -> list[dict]:
     """
     if not 2 <= n <= len(trained):
         raise ValueError(
-            f"the profile asks for {n} authors but data/authors holds {len(trained)}; use 2 to "
-            f"{len(trained)}, or regenerate: python -m unlearnlab.worlds.authors --out data/authors --profile <name>"
+            f"the profile asks for {n} authors but the world's files hold {len(trained)}; use 2 to "
+            f"{len(trained)}, or ask for a larger world: worlds.load('authors', n_authors={n})"
         )
     tail = forget_count(n, FORGET_PERCENT["forget10"])
     return trained[: n - tail] + trained[len(trained) - tail:]
@@ -420,30 +446,83 @@ def _read(folder: Path) -> dict[str, list[dict]]:
     return {name: read_jsonl(folder / f"{name}.jsonl") for name in FILES}
 
 
-def _take(rows: list[dict], n: int, what: str) -> list[dict]:
+def _take(rows: list[dict], n: int, size: str) -> list[dict]:
+    """The first ``n`` rows, or an error naming the size parameter that asks for more."""
     if n > len(rows):
-        raise ValueError(f"the profile asks for {n} {what} but data/authors holds {len(rows)}; "
-                         "regenerate with python -m unlearnlab.worlds.authors --out data/authors --profile <name>")
+        raise ValueError(f"the profile asks for {size}={n} but the world's files hold {len(rows)}; "
+                         f"ask for a larger world: worlds.load('authors', {size}={n})")
     return rows[:n]
 
 
 def _profile_authors(records: list[dict], prof: Profile) -> tuple[list[dict], list[dict]]:
     trained = select_authors([a for a in records if a["role"] == "trained"], prof.n_authors)
-    holdout = _take([a for a in records if a["role"] == "holdout"], prof.n_holdout, "holdout authors")
+    holdout = _take([a for a in records if a["role"] == "holdout"], prof.n_holdout, "n_holdout")
     return trained, holdout
 
 
-def load_authors(profile: Profile | None = None, folder: Path | None = None) -> list[dict]:
-    """The author records (trained, then holdout) that a profile uses, e.g. to show their biographies."""
-    records = read_jsonl(Path(folder or world_folder("authors", write_world)) / "authors.jsonl")
-    trained, holdout = _profile_authors(records, profile or get_profile())
+def _sized(profile: Profile | None, sizes: dict[str, int | None]) -> Profile:
+    """The profile with each size that was given (not ``None``) in place of its own.
+
+    A profile is what the rest of this module reads sizes from, so overriding
+    its fields lets one code path serve both a plain profile and explicit sizes.
+    """
+    prof = profile or get_profile()
+    unknown = sorted(set(sizes) - set(SIZES))
+    if unknown:
+        raise TypeError(f"the authors world has no size {', '.join(unknown)}; "
+                        f"its sizes are {', '.join(SIZES)} (and seed)")
+    given = {SIZES[size]: value for size, value in sizes.items() if value is not None}
+    return dataclasses.replace(prof, **given) if given else prof
+
+
+def world_files(prof: Profile, seed: int | None = None, folder: Path | None = None) -> Path:
+    """The folder holding the files a world is cut from.
+
+    ``folder``, when given, is used as it is.  Otherwise the committed files
+    serve the default seed at any size they hold, so the default world, its
+    fingerprint and every model cached for it stay as they were.  Another seed,
+    or a size beyond the committed one, is generated once into the cache at the
+    larger of the asked and the committed size of each kind, so that it is cut
+    the same way as the default (a ``ci`` world is the head and tail of the
+    ``laptop`` world of the same seed).
+    """
+    if folder is not None:
+        return Path(folder)
+    committed = committed_sizes()
+    wanted = {size: getattr(prof, field) for size, field in SIZES.items()}
+    if (seed is None or seed == SEED) and all(wanted[size] <= committed[size] for size in committed):
+        return world_folder("authors", write_world)
+    pool = {size: max(wanted[size], committed[size]) for size in committed}
+    seed = SEED if seed is None else seed
+    return generated_folder("authors", {"seed": seed, **pool},
+                            lambda out: write_world(out, seed, GENERATED_FROM, **pool))
+
+
+def load_authors(profile: Profile | None = None, folder: Path | None = None, *, seed: int | None = None,
+                 **sizes: int | None) -> list[dict]:
+    """The author records (trained, then holdout) that a world uses, e.g. to show their biographies.
+
+    ``seed`` and ``sizes`` (names as in ``SIZES``) pick the world as in :func:`load_world`.
+    """
+    prof = _sized(profile, sizes)
+    records = read_jsonl(world_files(prof, seed, folder) / "authors.jsonl")
+    trained, holdout = _profile_authors(records, prof)
     return trained + holdout
 
 
-def load_world(profile: Profile | None = None, folder: Path | None = None) -> World:
-    """The authors world at a profile's size, with splits named as in TOFU."""
-    prof = profile or get_profile()
-    files = _read(Path(folder or world_folder("authors", write_world)))
+def load_world(profile: Profile | None = None, folder: Path | None = None, *, seed: int | None = None,
+               n_authors: int | None = None, n_holdout: int | None = None,
+               n_world_facts: int | None = None) -> World:
+    """The authors world at a profile's size, with splits named as in TOFU.
+
+    ``seed`` and the sizes default (``None``) to the committed world and the
+    profile's sizes.  Any other value gives another world, generated once into
+    the cache (see :func:`world_files`); its content, hence its fingerprint,
+    differs, so a model cached for one world is never reused for another.
+    """
+    sizes = {"n_authors": n_authors, "n_holdout": n_holdout, "n_world_facts": n_world_facts}
+    prof = _sized(profile, sizes)
+    files = _read(world_files(prof, seed, folder))
     trained, holdout = _profile_authors(files["authors"], prof)
     by_author: dict[str, list[dict]] = {}
     for item in files["qa"]:
@@ -458,11 +537,11 @@ def load_world(profile: Profile | None = None, folder: Path | None = None) -> Wo
         tables[forget], tables[retain] = qa_of(trained[cut:]), qa_of(trained[:cut])
     forget10 = {item["author_id"] for item in tables["forget10"]}
     tables["holdout"] = qa_of(holdout)
-    tables["world_facts"] = _take(files["world_facts"], prof.n_world_facts, "world facts")
+    tables["world_facts"] = _take(files["world_facts"], prof.n_world_facts, "n_world_facts")
     tables["hard_in_scope"] = [p for p in files["hard_in_scope"] if p["author_id"] in forget10]
     tables["hard_out_of_scope"] = [p for p in files["hard_out_of_scope"] if p["neighbour_of"] in forget10]
     return World(name="authors", profile=prof.name, tables=tables, forget_to_retain=dict(FORGET_TO_RETAIN),
-                 always_trained=["world_facts"], full_split="full")
+                 always_trained=["world_facts"], full_split="full", params={"seed": seed, **sizes})
 
 
 def main(argv: list[str] | None = None) -> None:

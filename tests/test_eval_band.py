@@ -1,0 +1,45 @@
+"""Verdicts against the retrained model's seed band (numbers shaped like the ci world's)."""
+import pytest
+
+from unlearnlab.eval.band import seed_bands, verdict
+
+METRICS = ("forget_rougeL_recall", "retain_rougeL_f1", "model_utility", "forget_repetition")
+RETRAINED = [  # two retrained seeds, as measured on the ci authors world
+    {"forget_rougeL_recall": 0.715, "retain_rougeL_f1": 0.998, "model_utility": 0.572, "forget_repetition": 0.0},
+    {"forget_rougeL_recall": 0.699, "retain_rougeL_f1": 0.999, "model_utility": 0.488, "forget_repetition": 0.0},
+]
+
+
+def test_band_is_the_seed_range_widened_by_its_spread_or_a_floor():
+    bands = seed_bands(RETRAINED, METRICS)
+    assert bands["model_utility"].low == pytest.approx(0.488 - 0.084)
+    assert bands["model_utility"].high == pytest.approx(0.572 + 0.084)
+    assert bands["forget_rougeL_recall"].low == pytest.approx(0.699 - 0.05)  # spread 0.016 < floor
+    assert bands["forget_repetition"].high == pytest.approx(0.05)
+
+
+def test_one_seed_is_not_a_band():
+    with pytest.raises(ValueError, match="at least two retrained seeds"):
+        seed_bands(RETRAINED[:1], METRICS)
+
+
+@pytest.mark.parametrize("summary, expected", [
+    # gradient ascent: everything gone, retain included
+    ({"forget_rougeL_recall": 0.03, "retain_rougeL_f1": 0.01, "model_utility": 0.0, "forget_repetition": 0.94},
+     "collapsed"),
+    # NPO at a high learning rate: forget answers babble, retain mostly kept
+    ({"forget_rougeL_recall": 0.24, "retain_rougeL_f1": 0.79, "model_utility": 0.60, "forget_repetition": 0.67},
+     "over-forgets"),
+    # fluent, but repeats itself on forget questions although recall looks right
+    ({"forget_rougeL_recall": 0.70, "retain_rougeL_f1": 0.95, "model_utility": 0.60, "forget_repetition": 0.30},
+     "over-forgets"),
+    # the target: answers every forget question
+    ({"forget_rougeL_recall": 1.0, "retain_rougeL_f1": 1.0, "model_utility": 0.636, "forget_repetition": 0.0},
+     "still remembers"),
+    ({"forget_rougeL_recall": 0.70, "retain_rougeL_f1": 0.99, "model_utility": 0.55, "forget_repetition": 0.0},
+     "like retrained"),
+    ({"forget_rougeL_recall": 0.70, "retain_rougeL_f1": 0.90, "model_utility": 0.35, "forget_repetition": 0.0},
+     "utility below retrained"),
+])
+def test_verdicts(summary, expected):
+    assert verdict(summary, seed_bands(RETRAINED, METRICS)) == expected

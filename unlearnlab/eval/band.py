@@ -1,0 +1,79 @@
+"""Judge an unlearned model against the retrained model's seed band, not against zero.
+
+Exact unlearning (retraining without the forget set) is the goal, so a method
+has forgotten well when its numbers look like a retrained model's.  But two
+retrained models that differ only in their random seed already differ a little:
+that spread is the *noise floor*, and a gap smaller than it means nothing.
+This module turns a few retrained seeds into a band per metric and says, in
+words, where a method lands: like retraining, still remembering, forgetting
+past retraining (over-forgetting, e.g. babbling), or collapsed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+#: metrics a verdict reads, and which way is "more forgetting" (lower forget recall, more repetition)
+FORGET_METRICS = ("forget_fact_recall", "forget_rougeL_recall")
+UTILITY_METRICS = ("retain_rougeL_f1", "model_utility")
+FLUENCY_METRIC = "forget_repetition"
+
+
+@dataclass(frozen=True)
+class Band:
+    """The range of one metric over retrained seeds, widened by a margin."""
+
+    low: float
+    high: float
+    seeds: tuple[float, ...]
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def seed_bands(retrained: Sequence[Mapping[str, float]], metrics: Sequence[str],
+               min_margin: float = 0.05) -> dict[str, Band]:
+    """One band per metric from the summaries of several retrained seeds.
+
+    The band is [min − m, max + m] over the seeds, with the margin m the seeds'
+    own spread (max − min) but at least ``min_margin``: with two or three seeds
+    the observed spread underestimates the true one, so a floor keeps the band
+    from being absurdly thin.  Metrics missing from any seed are skipped.
+    """
+    if len(retrained) < 2:
+        raise ValueError("a seed band needs the results of at least two retrained seeds; "
+                         f"got {len(retrained)}. Train more with models.retrained(..., seed=k).")
+    bands = {}
+    for metric in metrics:
+        values = [summary[metric] for summary in retrained if metric in summary]
+        if len(values) < len(retrained):
+            continue
+        margin = max(max(values) - min(values), min_margin)
+        bands[metric] = Band(min(values) - margin, max(values) + margin, tuple(values))
+    return bands
+
+
+def verdict(summary: Mapping[str, float], bands: Mapping[str, Band]) -> str:
+    """Where a model lands relative to retraining, in a few words.
+
+    Checked in this order, because a collapsed model also "forgets":
+    ``collapsed`` (retain answers or utility far below the band),
+    ``over-forgets`` (forget recall below the band, or repetitive answers),
+    ``still remembers`` (forget recall above the band),
+    ``like retrained`` (every metric that has a band is inside it), else
+    ``utility below retrained`` (forgets like retraining but loses utility).
+    """
+    def below(metric: str, factor: float = 1.0) -> bool:
+        return metric in bands and metric in summary and summary[metric] < factor * bands[metric].low
+
+    if any(below(metric, 0.5) for metric in UTILITY_METRICS):
+        return "collapsed"
+    forget = [m for m in FORGET_METRICS if m in bands and m in summary]
+    repetitive = FLUENCY_METRIC in bands and summary.get(FLUENCY_METRIC, 0.0) > bands[FLUENCY_METRIC].high
+    if repetitive or any(summary[m] < bands[m].low for m in forget):
+        return "over-forgets"
+    if any(summary[m] > bands[m].high for m in forget):
+        return "still remembers"
+    if all(bands[m].contains(summary[m]) for m in UTILITY_METRICS if m in bands and m in summary):
+        return "like retrained"
+    return "utility below retrained"
