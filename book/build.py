@@ -9,11 +9,13 @@ The site must work without internet (a workshop room, a firewall), so nothing is
 from a CDN: MathJax is fetched once from the npm registry into ``book/_vendor/`` (ignored
 by git; Sphinx copies it to ``_static/mathjax/`` through ``html_extra_path``), and the
 Colab badge of each copied notebook points at ``_static/colab-badge.svg`` instead of
-colab.research.google.com.
+colab.research.google.com.  Markdown links from a notebook to a glossary entry
+(``[truth ratio](../book/glossary.md#term-Truth-ratio)``) become ``{term}`` roles.
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +73,45 @@ def fetch_mathjax(version: str = MATHJAX_VERSION) -> Path:
     return MATHJAX_DIR
 
 
+# A notebook links to the glossary with an ordinary Markdown link, which also works in
+# JupyterLab and on GitHub: [truth ratio](../book/glossary.md#term-Truth-ratio).  In the book
+# it becomes the role {term}`truth ratio <Truth ratio>`, so Sphinx checks that the term exists.
+GLOSSARY_LINK = re.compile(r"\[([^\]]+)\]\(\.\./book/glossary\.md#(term-[^)\s]*)\)")
+
+
+def glossary_terms() -> dict[str, str]:
+    """{anchor: term} for every term of book/glossary.md, anchors as Sphinx makes them."""
+    from sphinx.util.nodes import _make_id
+
+    text = (BOOK / "glossary.md").read_text()
+    block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    terms = [line.strip() for line in block.splitlines() if line.strip() and not line[0].isspace()]
+    return {_make_id(f"term-{term}"): term for term in terms}
+
+
+def link_glossary(notebook: Path) -> None:
+    """Turn the copied notebook's links to glossary entries into {term} roles."""
+    nb = json.loads(notebook.read_text())
+    terms = None
+    changed = False
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "markdown" or not GLOSSARY_LINK.search(source):
+            continue
+        terms = terms or glossary_terms()
+
+        def role(match: re.Match) -> str:
+            text, anchor = match.groups()
+            if anchor not in terms:
+                raise SystemExit(f"book: {notebook.name} links to glossary.md#{anchor}, which is no "
+                                 f"glossary term; anchors are: {', '.join(sorted(terms))}")
+            return f"{{term}}`{text} <{terms[anchor]}>`"
+
+        cell["source"], changed = GLOSSARY_LINK.sub(role, source), True
+    if changed:
+        notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def localise_badge(notebook: Path) -> None:
     """Point the copied notebook's Colab badge image at the local SVG; the link stays."""
     nb = json.loads(notebook.read_text())
@@ -103,6 +144,7 @@ def copy_notebooks() -> list[Path]:
     for nb in notebooks:
         shutil.copy2(nb, target / nb.name)
         localise_badge(target / nb.name)
+        link_glossary(target / nb.name)
     return notebooks
 
 

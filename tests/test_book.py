@@ -182,3 +182,24 @@ def test_badge_points_at_the_local_image_and_keeps_its_link(site):
     assert 'src="../_static/colab-badge.svg"' in page
     assert "https://colab.research.google.com/github/unlearnlab/unlearnlab/blob/main/notebooks/00_setup_and_tour.ipynb" in page
     assert (site / "_static" / "colab-badge.svg").exists()
+
+
+def test_glossary_anchors_computed_by_the_build_match_the_page(site):
+    ids = set(re.findall(r'<dt id="(term-[^"]+)"', (site / "glossary.html").read_text()))
+    assert set(book.glossary_terms()) == ids
+
+
+def test_notebook_links_to_the_glossary_become_term_roles(tmp_path):
+    cell = {"cell_type": "markdown", "metadata": {},
+            "source": ["The [truth ratio](../book/glossary.md#term-Truth-ratio) and the\n",
+                       "[log-ratio](../book/glossary.md#term-Log-ratio); [other](../README.md)."]}
+    notebook = tmp_path / "99_example.ipynb"
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    book.link_glossary(notebook)
+    source = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+    assert source == ("The {term}`truth ratio <Truth ratio>` and the\n"
+                      "{term}`log-ratio <Log-ratio>`; [other](../README.md).")
+    cell["source"] = ["[x](../book/glossary.md#term-No-such-term)"]
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    with pytest.raises(SystemExit, match="term-No-such-term"):
+        book.link_glossary(notebook)
