@@ -63,6 +63,7 @@ PROBE = r"""
   const mj = window.MathJax;
   const mathjax = !!(mj && mj.startup && mj.startup.promise);
   if (mathjax) { await mj.startup.promise; }
+  await document.fonts.ready;   // MathJax's web fonts, so screenshots do not depend on timing
   await Promise.all([...document.images].map(img => {
     img.loading = 'eager';
     return img.complete ? null : new Promise(r => { img.onload = img.onerror = r; });
@@ -213,9 +214,16 @@ class Browser:
             self.call("Runtime.evaluate", expression=(
                 f"document.querySelector({json.dumps(scroll_to)}).closest('section')"
                 ".scrollIntoView({block: 'start'})"))
-            time.sleep(0.3)
-        data = self.call("Page.captureScreenshot", format="png")["data"]
-        path.write_bytes(base64.b64decode(data))
+        # a blinking text caret (the sidebar's search box) would make each run's image differ
+        self.call("Runtime.evaluate", expression=(
+            "document.activeElement && document.activeElement.blur();"
+            "const style = document.createElement('style');"
+            "style.textContent = '* { caret-color: transparent !important; }';"
+            "document.head.appendChild(style);"))
+        time.sleep(0.5)   # let the theme's scroll-spy settle
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+        if not (path.exists() and _nearly_identical(path.read_bytes(), data)):
+            path.write_bytes(data)
 
     def close(self) -> None:
         if getattr(self, "ws", None):
@@ -226,6 +234,20 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _nearly_identical(old: bytes, new: bytes, max_pixels: int = 400) -> bool:
+    """True when two screenshots differ in at most a few pixels (antialiasing of the sidebar's
+    search box varies from run to run); then the committed file is left untouched."""
+    from io import BytesIO
+
+    from PIL import Image, ImageChops   # Pillow comes with matplotlib
+
+    a, b = (Image.open(BytesIO(data)).convert("RGB") for data in (old, new))
+    if a.size != b.size:
+        return False
+    box = ImageChops.difference(a, b).getbbox()
+    return box is None or (box[2] - box[0]) * (box[3] - box[1]) <= max_pixels
 
 
 def _pages(site: Path) -> list[Path]:
