@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
@@ -193,21 +193,26 @@ class Browser:
         """Load url, run PROBE; return its report and the page's network events."""
         self.events = []
         self.call("Page.navigate", url=url)
-        for loads in (1, 2, 3):   # a redirecting page (index.html) is followed to its target
+        expected = url   # or, for a page that only redirects (index.html), its target
+        refresh = re.search(r'http-equiv="Refresh" content="[^"]*url=([^"]+)"',
+                            Path(unquote(urlparse(url).path)).read_text(encoding="utf-8"), re.I)
+        if refresh:
+            expected = urljoin(url, refresh.group(1).strip())
+        for loads in (1, 2, 3, 4):   # a redirecting page (index.html) is followed to its target
             self.wait_for("Page.loadEventFired", count=loads)
             try:
                 result = self.call("Runtime.evaluate", expression=PROBE, awaitPromise=True,
                                    returnByValue=True, timeout=PAGE_TIMEOUT_S * 1000)
             except RuntimeError as error:   # the page navigated away while the probe ran
-                if "context was destroyed" in str(error):
+                if "context was destroyed" in str(error) or "navigated or closed" in str(error):
                     continue
                 raise
             if "exceptionDetails" in result:
                 raise RuntimeError(f"{url}: {result['exceptionDetails']}")
             report = json.loads(result["result"]["value"])
-            if "redirect" not in report:
+            if "redirect" not in report and report["url"].split("#")[0] == expected:
                 return report, list(self.events)
-        raise RuntimeError(f"{url}: still redirecting or loading after three page loads")
+        raise RuntimeError(f"{url}: still redirecting or loading after four page loads")
 
     def screenshot(self, path: Path, scroll_to: str | None = None) -> None:
         if scroll_to:
