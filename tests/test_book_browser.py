@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -167,6 +168,8 @@ class Browser:
             seen.append(line)
             match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
             if match:
+                # keep reading Chromium's log, or it blocks once the pipe's buffer is full
+                threading.Thread(target=self.process.stderr.read, daemon=True).start()
                 return int(match.group(1))
         self.close()
         raise RuntimeError("Chromium did not start:\n" + "".join(seen[-20:]))
@@ -221,10 +224,10 @@ class Browser:
                 ".scrollIntoView({block: 'start'})"))
         # a blinking text caret (the sidebar's search box) would make each run's image differ
         self.call("Runtime.evaluate", expression=(
-            "document.activeElement && document.activeElement.blur();"
-            "const style = document.createElement('style');"
-            "style.textContent = '* { caret-color: transparent !important; }';"
-            "document.head.appendChild(style);"))
+            "{ document.activeElement && document.activeElement.blur();"
+            "  const style = document.createElement('style');"
+            "  style.textContent = '* { caret-color: transparent !important; }';"
+            "  document.head.appendChild(style); }"))
         time.sleep(0.5)   # let the theme's scroll-spy settle
         data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
         if not (path.exists() and _nearly_identical(path.read_bytes(), data)):
