@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # Idle OpenMP threads sleep instead of spinning: on a small shared CPU spinning halves throughput.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test unit integration lab book bench badges clean-venv doctor prefetch slides
+.PHONY: demo test unit integration lab book browser book-test bench badges clean-venv doctor prefetch slides
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,12 @@ demo: $(STAMP)  ## the main job: unlearn forget10 with GA, GradDiff and NPO and 
 # Tests and notebooks share one cache, so the tiny target and reference are trained once per run.
 TEST_CACHE ?= $(CURDIR)/.cache/unlearnlab
 
-test: unit integration  ## unit tests, integration tests, then every notebook under nbval (ci profile)
+test: unit integration book-test  ## unit, integration and browser tests, then every notebook under nbval (ci profile)
 	UNLEARNLAB_PROFILE=ci UNLEARNLAB_CACHE=$(TEST_CACHE) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
 
 unit: $(STAMP)  ## unit tests only (no model is trained for more than a few seconds; under a minute)
-	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m "not slow"
+	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m "not slow" \
+		--ignore=tests/test_book_browser.py
 
 integration: $(STAMP)  ## tests that train the tiny models of each world and run the quickstart end to end
 	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m slow --durations=10
@@ -39,8 +40,24 @@ integration: $(STAMP)  ## tests that train the tiny models of each world and run
 lab: $(STAMP)  ## open the course in JupyterLab
 	$(PY) -m jupyter lab notebooks
 
-book: $(STAMP)  ## the course website in book/_build/html, built offline
+# $(call need,COMMAND,DEBIAN PACKAGES): install the packages when COMMAND is missing (root or sudo).
+define need
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "$(1) not found: install $(2) and run make again"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "$(1) not found: installing the Debian packages $(2)"; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $(2); }
+endef
+
+book: $(STAMP)  ## the course website in book/_build/html; npm fetches MathJax once, then no network
+	$(call need,npm,npm)
 	$(PY) book/build.py
+
+browser:  ## headless Chromium for the browser test (Debian package, installed when missing)
+	$(call need,chromium,chromium fonts-dejavu-core)
+
+book-test: book browser  ## every page of the book in headless Chromium, offline; writes book/screenshots
+	UNLEARNLAB_BROWSER_REQUIRED=1 $(PY) -m pytest tests/test_book_browser.py -q -p no:cacheprovider
 
 bench: $(STAMP)  ## speed, memory and quality figures (printed, not asserted); the small tier: see README
 	$(PY) -m unlearnlab.perf.engine targets
