@@ -29,7 +29,7 @@ def test_one_seed_is_not_a_band():
      "collapsed"),
     # NPO at a high learning rate: forget answers babble, retain mostly kept
     ({"forget_rougeL_recall": 0.24, "retain_rougeL_f1": 0.79, "model_utility": 0.60, "forget_repetition": 0.67},
-     "over-forgets"),
+     "over-forgets; utility below retrained"),
     # fluent, but repeats itself on forget questions although recall looks right
     ({"forget_rougeL_recall": 0.70, "retain_rougeL_f1": 0.95, "model_utility": 0.60, "forget_repetition": 0.30},
      "over-forgets"),
@@ -43,3 +43,18 @@ def test_one_seed_is_not_a_band():
 ])
 def test_verdicts(summary, expected):
     assert verdict(summary, seed_bands(RETRAINED, METRICS)) == expected
+
+
+FACTS = [dict(r, forget_fact_recall=f) for r, f in zip(RETRAINED, (0.0, 0.025))]
+
+
+@pytest.mark.parametrize("summary, expected", [
+    # random labels in the right words: wrong facts, ROUGE-L above the band, which is no memory
+    ({"forget_fact_recall": 0.0, "forget_rougeL_recall": 0.81, "retain_rougeL_f1": 0.99, "model_utility": 0.54,
+      "forget_repetition": 0.0}, "like retrained"),
+    # GradDiff at a low rate: a fifth of the facts survive and the answers start to repeat
+    ({"forget_fact_recall": 0.2, "forget_rougeL_recall": 0.71, "retain_rougeL_f1": 0.95, "model_utility": 0.49,
+      "forget_repetition": 0.09}, "still remembers; over-forgets"),
+])
+def test_facts_decide_whether_a_model_remembers(summary, expected):
+    assert verdict(summary, seed_bands(FACTS, (*METRICS, "forget_fact_recall"))) == expected

@@ -400,3 +400,28 @@ def test_npo_loss_tends_to_ga_for_small_beta_and_saturates():
     log_ratio.requires_grad_(True)
     npo_loss(log_ratio, 0.5).sum().backward()
     assert log_ratio.grad.tolist() == pytest.approx(weight.tolist())
+
+
+def test_random_label_swaps_the_value_for_another_of_the_same_attribute():
+    import datasets
+
+    forget = datasets.Dataset.from_list([
+        {"question": "Where was Ada born?", "answer": "Ada was born in Madrid.", "attribute": "birthplace",
+         "value": "Madrid"},
+        {"question": "When was Ada born?", "answer": "Ada was born in the year 1989.", "attribute": "birth_year",
+         "value": "1989"}])
+    retain = datasets.Dataset.from_list([
+        {"question": "Where was Bo born?", "answer": "Bo was born in Lisbon.", "attribute": "birthplace",
+         "value": "Lisbon"},
+        {"question": "When was Bo born?", "answer": "Bo was born in the year 1950.", "attribute": "birth_year",
+         "value": "1950"}])
+    relabeled = get_method("random_label").prepare_forget(forget, retain, seed=0)
+    assert relabeled["answer"] == ["Ada was born in Lisbon.", "Ada was born in the year 1950."]
+
+
+def test_random_label_without_fact_fields_draws_another_answer():
+    import datasets
+
+    forget = datasets.Dataset.from_list([{"question": "q1", "answer": "a1"}, {"question": "q2", "answer": "a2"}])
+    relabeled = get_method("random_label").prepare_forget(forget, None, seed=0)
+    assert relabeled["answer"] == ["a2", "a1"]

@@ -15,10 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="unlearnlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    quick = commands.add_parser("quickstart", help="unlearn forget10 with GA, GradDiff and NPO, then evaluate")
+    quick = commands.add_parser("quickstart", help="unlearn forget10 several ways and judge each against retraining")
     quick.add_argument("--out", help="output folder (default: outputs/quickstart-<time>)")
     quick.add_argument("--forget", default="forget10", choices=["forget01", "forget05", "forget10"])
-    quick.add_argument("--methods", default="ga,graddiff,npo", help="comma-separated method names")
+    quick.add_argument("--methods", default="ga,graddiff,npo,random_label", help="comma-separated method names")
+    quick.add_argument("--profile", choices=["ci", "laptop", "gpu"],
+                       help="world and model sizes (default: UNLEARNLAB_PROFILE, else ci, which runs in minutes)")
     quick.add_argument("--model", default="tiny", help="tiny, smollm2-135m, hf:<id> or a folder")
     quick.add_argument("--seed", type=int, default=0)
     quick.add_argument("--overwrite", action="store_true", help="replace results already in --out")
@@ -44,5 +46,5 @@ def main(argv: list[str] | None = None) -> int:
     from .quickstart import run
 
     run(out=args.out, forget=args.forget, methods=tuple(args.methods.split(",")), model=args.model,
-        overwrite=args.overwrite, seed=args.seed)
+        overwrite=args.overwrite, seed=args.seed, profile=args.profile)
     return 0

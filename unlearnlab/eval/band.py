@@ -56,24 +56,30 @@ def seed_bands(retrained: Sequence[Mapping[str, float]], metrics: Sequence[str],
 def verdict(summary: Mapping[str, float], bands: Mapping[str, Band]) -> str:
     """Where a model lands relative to retraining, in a few words.
 
-    Checked in this order, because a collapsed model also "forgets":
-    ``collapsed`` (retain answers or utility far below the band),
-    ``over-forgets`` (forget recall below the band, or repetitive answers),
-    ``still remembers`` (forget recall above the band),
-    ``like retrained`` (every metric that has a band is inside it), else
-    ``utility below retrained`` (forgets like retraining but loses utility).
-    """
-    def below(metric: str, factor: float = 1.0) -> bool:
-        return metric in bands and metric in summary and summary[metric] < factor * bands[metric].low
+    ``collapsed`` when retain answers or utility fall to half the band's floor
+    or less (a collapsed model also "forgets", so nothing else is said);
+    ``like retrained`` when nothing below applies; otherwise the problems,
+    joined by "; ":
 
-    if any(below(metric, 0.5) for metric in UTILITY_METRICS):
+    * ``still remembers``: more forget facts recalled than the band allows
+      (ROUGE-L stands in when facts are not measured: a wrong answer in the
+      right words scores high ROUGE-L, so facts are the better judge);
+    * ``over-forgets``: forget answers further from the truth's wording than a
+      retrained model's (ROUGE-L below the band), or repetitive (babbling);
+    * ``utility below retrained``.
+    """
+    def has(metric: str) -> bool:
+        return metric in bands and metric in summary
+
+    if any(has(m) and summary[m] < 0.5 * bands[m].low for m in UTILITY_METRICS):
         return "collapsed"
-    forget = [m for m in FORGET_METRICS if m in bands and m in summary]
-    repetitive = FLUENCY_METRIC in bands and summary.get(FLUENCY_METRIC, 0.0) > bands[FLUENCY_METRIC].high
-    if repetitive or any(summary[m] < bands[m].low for m in forget):
-        return "over-forgets"
-    if any(summary[m] > bands[m].high for m in forget):
-        return "still remembers"
-    if all(bands[m].contains(summary[m]) for m in UTILITY_METRICS if m in bands and m in summary):
-        return "like retrained"
-    return "utility below retrained"
+    recall = next((m for m in FORGET_METRICS if has(m)), None)
+    problems = []
+    if recall is not None and summary[recall] > bands[recall].high:
+        problems.append("still remembers")
+    below = any(has(m) and summary[m] < bands[m].low for m in FORGET_METRICS)
+    if below or (has(FLUENCY_METRIC) and summary[FLUENCY_METRIC] > bands[FLUENCY_METRIC].high):
+        problems.append("over-forgets")
+    if any(has(m) and summary[m] < bands[m].low for m in UTILITY_METRICS):
+        problems.append("utility below retrained")
+    return "; ".join(problems) or "like retrained"

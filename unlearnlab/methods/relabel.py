@@ -70,24 +70,50 @@ class Refusal(Method):
 class RandomLabel(Method):
     """Random-answer relabeling: L = γ·ℓ(y_rand | x_f) + α·ℓ(retain).
 
-    Each forget question gets the answer of another, randomly drawn question
-    (from the retain set when there is one, else from the other forget items),
-    the "random labels" baseline of classic unlearning (Golatkar et al., 2020;
-    Graves et al., "Amnesiac Machine Learning", AAAI 2021) carried over to LLMs.
-    Defaults: γ = α = 1.
+    Each forget answer is replaced by a wrong answer *to the same question*:
+    where items name their fact (``attribute`` and ``value``, as in the authors
+    world), the value is swapped for another value of the same attribute drawn
+    from the retain set, so "born in Madrid" becomes "born in Lisbon" in the
+    same words; otherwise the answer of another randomly drawn question is
+    used.  This is the "random labels" baseline of classic unlearning (Golatkar
+    et al., 2020; Graves et al., "Amnesiac Machine Learning", AAAI 2021)
+    carried over to LLMs: the label is random, the kind of label is not, which
+    is what a model that never saw the fact does too (it guesses a plausible
+    value).  Defaults: γ = α = 1.
     """
 
     name = "random_label"
 
     def prepare_forget(self, forget, retain, seed):
         require_qa(forget, self.name)
-        pool = list(retain["answer"]) if retain is not None and "answer" in retain.column_names \
-            else list(forget["answer"])
         rng = random.Random(seed)
-        return replace_answers(forget, [_other(answer, pool, rng) for answer in forget["answer"]])
+        pool = retain if retain is not None and "answer" in retain.column_names else forget
+        if {"attribute", "value"} <= set(forget.column_names) and {"attribute", "value"} <= set(pool.column_names):
+            values = values_by_attribute(pool)
+            answers = [_swap_value(row, values.get(row["attribute"], []), rng) for row in forget]
+        else:
+            answers = [_other(answer, list(pool["answer"]), rng) for answer in forget["answer"]]
+        return replace_answers(forget, answers)
 
     def forget_loss(self, logits, forget, reference):
         return mean_nll(logits["forget"], forget["labels"])
+
+
+def values_by_attribute(dataset) -> dict[str, list[str]]:
+    """The distinct values of each attribute in a dataset, in first-seen order."""
+    values: dict[str, dict[str, None]] = {}
+    for attribute, value in zip(dataset["attribute"], dataset["value"]):
+        values.setdefault(attribute, {})[value] = None
+    return {attribute: list(seen) for attribute, seen in values.items()}
+
+
+def _swap_value(row: dict, values: list[str], rng: random.Random) -> str:
+    """The answer with its fact's value replaced by another value of the same attribute."""
+    others = [v for v in values if v != row["value"]]
+    if not others or row["value"] not in row["answer"]:
+        raise ValueError(f"random_label cannot relabel {row.get('id', row['question'])!r}: no other value of "
+                         f"{row['attribute']!r} to draw from, or the answer does not contain its value.")
+    return row["answer"].replace(row["value"], rng.choice(others))
 
 
 def _other(answer: str, pool: list[str], rng: random.Random) -> str:
