@@ -341,7 +341,6 @@ RUNS = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:ga maximises the forget loss")
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_short_run_forgets_and_keeps_retain(memorised, name):
     model, tok = memorised

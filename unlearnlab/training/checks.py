@@ -7,12 +7,15 @@ checks make such mistakes loud, and cost nothing next to the training itself.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import warnings
 
 import datasets
 
 from ..methods import Method
+
+logger = logging.getLogger(__name__)
 
 
 def as_dataset(data, role: str, world=None):
@@ -51,9 +54,10 @@ def check_inputs(method: Method, forget, retain) -> None:
         raise ValueError(f"{method.name} has a retain term (alpha={method.alpha}) but no retain set was given: "
                          f"pass retain=<Dataset>, e.g. world.split('retain90'), or set alpha=0.")
     if not method.bounded and not method.uses_retain:
-        warnings.warn(f"{method.name} maximises the forget loss with no bound and no retain term: model utility "
-                      "will collapse if it runs long. Keep max_steps small, add a retain term (graddiff, kl), "
-                      "or use a bounded method (npo, simnpo).", stacklevel=3)
+        # advice, not a misuse: a course runs gradient ascent on purpose, so it is logged, not warned
+        logger.warning("%s maximises the forget loss with no bound and no retain term: model utility will "
+                       "collapse if it runs long. Keep max_steps small, add a retain term (graddiff, kl), or "
+                       "use a bounded method (npo, simnpo).", method.name)
     if retain is not None and method.uses_retain:
         shared = _keys(forget) & _keys(retain)
         if shared:
