@@ -195,3 +195,20 @@ def test_small_tier_loads_offline_from_gguf(monkeypatch):
     model, _ = finetune(model, tokenizer, item, num_train_epochs=1, per_device_train_batch_size=1,
                         learning_rate=1e-4, disable_tqdm=True)
     assert not model.is_quantized and not torch.equal(before, model.model.layers[0].mlp.down_proj.weight)
+
+
+def test_gguf_progress_bar_follows_transformers_switch(monkeypatch):
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    from unlearnlab.models.pretrained import gguf_progress_follows_transformers
+
+    original = gguf_utils.tqdm
+    monkeypatch.setattr(hf_logging, "is_progress_bar_enabled", lambda: False)
+    with gguf_progress_follows_transformers():
+        items = [1, 2]
+        assert gguf_utils.tqdm(items, desc="x") is items, "no bar is drawn when bars are off"
+    assert gguf_utils.tqdm is original
+    monkeypatch.setattr(hf_logging, "is_progress_bar_enabled", lambda: True)
+    with gguf_progress_follows_transformers():
+        assert gguf_utils.tqdm is original

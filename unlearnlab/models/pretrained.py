@@ -8,8 +8,10 @@ package's own ``__init__`` needs a CLI we do not use, so we only locate its fold
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,12 +59,35 @@ def load_pretrained(source: str | Path, dtype: torch.dtype = torch.float32, gguf
         if len(ggufs) == 1:
             gguf_file = ggufs[0]
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    with gguf_progress_follows_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
     if gguf_file:
         mark_dense(model)
     prepare_tokenizer(tokenizer, model)
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def gguf_progress_follows_transformers() -> Iterator[None]:
+    """Hide the GGUF de-quantisation bar when transformers' progress bars are switched off.
+
+    transformers draws that bar with ``tqdm`` directly, ignoring its own switch
+    (``transformers.utils.logging.disable_progress_bar()``, which the course's
+    ``setup()`` calls), so a notebook would keep an empty progress widget.
+    """
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    if hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    original = gguf_utils.tqdm
+    gguf_utils.tqdm = lambda iterable, **kwargs: iterable
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
 
 
 def mark_dense(model) -> None:
