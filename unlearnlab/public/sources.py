@@ -100,17 +100,27 @@ def read_local(root: Path, config: str, split: str, stems: Sequence[str] = ()) -
 
 
 def read_file(path: Path) -> list[dict]:
-    """Rows of one parquet, JSON (array or lines), JSONL or text file; bare strings become ``text``."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+    """Rows of one parquet, JSON (array or lines), JSONL or text file; bare strings become ``text``.
 
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
+    Tables go through ``datasets.load_dataset`` (the same reader the hub path
+    uses); a text file, or a JSON array of bare strings (MUSE's raw passages), is
+    not a table, so it is read by hand.
+    """
     if path.suffix == ".txt":
-        return [{"text": text}]
+        return [{"text": path.read_text(encoding="utf-8")}]
+    kind = "parquet" if path.suffix == ".parquet" else "json"
+    try:
+        return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
+    except (datasets.exceptions.DatasetGenerationError, ValueError, TypeError):
+        if kind == "parquet":
+            raise
+    return [row if isinstance(row, dict) else {"text": row} for row in _json_rows(path.read_text(encoding="utf-8"))]
+
+
+def _json_rows(text: str) -> list:
+    """A JSON array or object, else JSON Lines (as TOFU's ``.json`` files are)."""
     try:
         data = json.loads(text)
-        rows = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:  # JSON Lines, as TOFU's .json files are
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [row if isinstance(row, dict) else {"text": row} for row in rows]
+        return data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
