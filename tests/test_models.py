@@ -212,3 +212,14 @@ def test_gguf_progress_bar_follows_transformers_switch(monkeypatch):
     monkeypatch.setattr(hf_logging, "is_progress_bar_enabled", lambda: True)
     with gguf_progress_follows_transformers():
         assert gguf_utils.tqdm is original
+
+
+def test_a_missing_path_and_a_folder_that_is_not_a_model_say_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no folder .*does-not-exist"):
+        models.load(str(tmp_path / "does-not-exist"))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("not a model")
+    with pytest.raises(FileNotFoundError, match="not a model folder: it lacks config.json and weights"):
+        models.load(str(tmp_path / "notes"))
+    with pytest.raises(ValueError, match="unknown model 'tinyy'"):
+        models.load("tinyy")

@@ -83,12 +83,16 @@ def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_model_name(model: str) -> None:
-    from .models import TIERS
+    """A tier, a hub id, or a folder that holds a model; anything else fails now, not after training."""
+    from .models import TIERS, check_model_folder, looks_like_path
 
-    if model in TIERS or model.startswith("hf:") or Path(model).expanduser().is_dir():
+    if model in TIERS or model.startswith("hf:"):
+        return
+    if looks_like_path(model):
+        check_model_folder(Path(model).expanduser())
         return
     raise ValueError(f"unknown model {model!r}: use one of {', '.join(TIERS)}, 'hf:<hub id>' or the path "
-                     "of a local model folder (a path that does not exist is not a model).")
+                     "of a local model folder.")
 
 
 def choose_profile(profile: str | None) -> tuple[str, str]:

@@ -63,12 +63,34 @@ def _load(name: str, world: str | World, profile: str | None, dtype: torch.dtype
         return load_smollm2(dtype=dtype)
     if name.startswith("hf:"):
         return load_pretrained(name[3:], dtype=dtype)
-    if Path(name).expanduser().is_dir():
-        return load_pretrained(Path(name).expanduser(), dtype=dtype)
+    if looks_like_path(name):
+        return load_pretrained(check_model_folder(Path(name).expanduser()), dtype=dtype)
     raise ValueError(
         f"unknown model {name!r}: use one of {', '.join(TIERS)}, 'hf:<hub id>' "
         "(e.g. 'hf:HuggingFaceTB/SmolLM2-360M-Instruct'), or the path of a local model folder."
     )
+
+
+def looks_like_path(name: str) -> bool:
+    """A name with a path separator, a leading ``~`` or ``.``, or an existing folder is meant as a path."""
+    return "/" in name or name.startswith(("~", ".")) or Path(name).expanduser().is_dir()
+
+
+def check_model_folder(folder: Path) -> Path:
+    """The folder, if it holds a model; else say what is missing (not a tokenizer error from deep inside)."""
+    if not folder.exists():
+        raise FileNotFoundError(f"no folder {folder}: check the path (a model folder holds config.json and "
+                                "model.safetensors, as save_pretrained writes them, or one .gguf file).")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file; pass the folder that holds the model's files.")
+    has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin")) or any(folder.glob("*.gguf"))
+    has_config = (folder / "config.json").exists() or any(folder.glob("*.gguf"))
+    missing = [what for what, ok in (("config.json", has_config), ("weights (*.safetensors)", has_weights))
+               if not ok]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a model folder: it lacks {' and '.join(missing)}. Save a "
+                                "model with model.save_pretrained(folder) and tokenizer.save_pretrained(folder).")
+    return folder
 
 
 def world_tokenizer(world: World, prof: Profile):
