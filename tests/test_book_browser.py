@@ -38,13 +38,8 @@ import build as book  # noqa: E402
 SCREENSHOTS = ROOT / "book" / "screenshots"
 SCREENSHOT_PAGES = {"landing.png": ("intro.html", None),
                     "chapter.png": ("notebooks/05_preference_optimisation.html", "mjx-container[display]")}
-# Notebooks whose committed outputs still print machine paths (cache folders, ipykernel
-# temp files).  They are re-run by the notebook authors; delete a name here once its page
-# is clean (the test fails if a listed page is already clean, so the list stays true).
-PATHS_PENDING_NOTEBOOKS = {
-    "00_setup_and_tour", "01_what_unlearning_is", "02_world_and_target",
-    "03_gradient_ascent", "04_regularised_unlearning", "05_preference_optimisation",
-}
+# Absolute paths of this machine, virtual environments, kernels' temporary files and caches:
+# none of them means anything to a reader of the book.
 MACHINE_PATH = re.compile(
     r"(?<![\w.~])/(?:root|work|home|tmp|Users|var/folders)/[^\s\"'<>)]*"
     r"|[^\s\"'<>(]*(?:site-packages|ipykernel_|\.cache/)[^\s\"'<>)]*"
@@ -355,15 +350,8 @@ def test_no_page_shows_a_machine_path(browsed):
         paths = sorted(set(MACHINE_PATH.findall(report["text"])))
         if paths:
             found[page] = paths
-    pending = {page for page in found if Path(page).stem in PATHS_PENDING_NOTEBOOKS}
-    unexpected = {page: found[page] for page in sorted(set(found) - pending)}
-    assert not unexpected, "pages that show machine paths:\n" + "\n".join(
-        f"{page}: {paths[:5]}" for page, paths in unexpected.items())
-    cleaned = sorted(PATHS_PENDING_NOTEBOOKS - {Path(p).stem for p in found})
-    assert not cleaned, (f"{cleaned} no longer show machine paths: remove them from "
-                         "PATHS_PENDING_NOTEBOOKS in tests/test_book_browser.py")
-    pytest.xfail("committed notebook outputs still show machine paths (re-run them after the "
-                 "logging change): " + "; ".join(f"{p}: {found[p][:3]}" for p in sorted(pending)))
+    assert not found, "pages that show machine paths:\n" + "\n".join(
+        f"{page}: {paths[:5]}" for page, paths in found.items())
 
 
 def test_screenshots_are_written(browsed):
