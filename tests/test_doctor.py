@@ -4,11 +4,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-import pytest
-import torch
-import transformers
 
-from unlearnlab import _version, doctor, prefetch
+from unlearnlab import cache, doctor, models, prefetch
 from unlearnlab.doctor import FAIL, OK, WARN
 
 
@@ -100,14 +97,11 @@ def test_unwritable_cache_fails(tmp_path, monkeypatch):
     assert check.status == FAIL and "export UNLEARNLAB_CACHE=" in check.fix
 
 
-def fake_entry(cache, need: prefetch.ModelNeed, profile: str = "ci", name: str = "abc") -> None:
-    """A complete cache entry whose spec says it holds ``need`` (what ``models.trained`` writes)."""
-    entry = cache / "models" / name
+def fake_entry(need: prefetch.ModelNeed, profile: str = "ci", **spec_changes) -> None:
+    """A complete cache entry where ``models.trained`` would look for ``need`` (with ``spec_changes``, elsewhere)."""
+    spec = {**models.trained_spec(need.tier, need.world, need.forget, profile, seed=need.seed), **spec_changes}
+    entry = cache.entry_path("models", spec)
     entry.mkdir(parents=True)
-    spec = {"kind": "trained-model", "model": need.tier, "world": need.world, "forget": need.forget,
-            "world_fingerprint": prefetch.world_fingerprint(need.world, profile), "profile": profile,
-            "versions": {"unlearnlab": _version.__version__, "torch": torch.__version__,
-                                             "transformers": transformers.__version__}}
     (entry / "spec.json").write_text(json.dumps(spec))
 
 
@@ -117,30 +111,24 @@ def test_missing_cached_models_warn_and_point_to_prefetch(tmp_path, monkeypatch)
     assert check.status == WARN and "tiny target authors" in check.found
     assert "python -m unlearnlab prefetch --profile ci" in check.fix
 
-    fake_entry(tmp_path, prefetch.TARGET, name="t")
-    fake_entry(tmp_path, prefetch.RETRAINED_F10, name="r")
+    fake_entry(prefetch.TARGET)
+    fake_entry(prefetch.RETRAINED_F10)
     assert doctor.check_models("ci").status == OK
     assert doctor.check_models("laptop").status == WARN, "another profile's models do not count"
 
 
 def test_an_entry_for_another_torch_does_not_count(tmp_path, monkeypatch):
     monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
-    fake_entry(tmp_path, prefetch.TARGET)
-    spec_file = tmp_path / "models" / "abc" / "spec.json"
-    spec = json.loads(spec_file.read_text())
-    assert prefetch.cached_model(prefetch.TARGET, "ci") == spec_file.parent
-    spec["versions"]["torch"] = "0.1"
-    spec_file.write_text(json.dumps(spec))
+    versions = models.trained_spec("tiny", "authors", None, "ci")["versions"]
+    fake_entry(prefetch.TARGET, versions={**versions, "torch": "0.1"})
     assert prefetch.cached_model(prefetch.TARGET, "ci") is None
+    fake_entry(prefetch.TARGET)
+    assert prefetch.cached_model(prefetch.TARGET, "ci") is not None
 
 
 def test_an_entry_for_a_changed_world_does_not_count(tmp_path, monkeypatch):
     monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
-    fake_entry(tmp_path, prefetch.TARGET)
-    spec_file = tmp_path / "models" / "abc" / "spec.json"
-    spec = json.loads(spec_file.read_text())
-    spec["world_fingerprint"] = "0123456789abcdef"
-    spec_file.write_text(json.dumps(spec))
+    fake_entry(prefetch.TARGET, world_fingerprint="0123456789abcdef")
     assert prefetch.cached_model(prefetch.TARGET, "ci") is None
 
 

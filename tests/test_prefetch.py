@@ -56,7 +56,7 @@ def test_prefetch_builds_once_then_reuses(tmp_path, monkeypatch):
     def fake_build(need, profile):
         if prefetch.cached_model(need, profile) is None:
             built.append(need.label())
-            fake_entry(tmp_path, need, profile, name=str(len(built)))
+            fake_entry(need, profile)
 
     monkeypatch.setattr(prefetch, "build_world", lambda name, profile: None)
     monkeypatch.setattr(prefetch, "build_model", fake_build)
@@ -68,14 +68,6 @@ def test_prefetch_builds_once_then_reuses(tmp_path, monkeypatch):
     second = prefetch.prefetch(["00", "03"], "ci", echo=lines.append)
     assert [s.status for s in second] == ["ok", "cached", "cached", "ok"] and len(built) == 2
     assert prefetch.missing_models(["03"], "ci") == {}
-
-
-def test_retrained_helper_prefers_the_new_name(monkeypatch):
-    from unlearnlab import models
-
-    assert prefetch.retrained_function() in (getattr(models, "retrained", None), models.reference)
-    monkeypatch.setattr(models, "retrained", lambda *a, **k: "new", raising=False)
-    assert prefetch.retrained_function()() == "new"
 
 
 @pytest.mark.slow

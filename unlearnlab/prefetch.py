@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from .cache import SPEC, cache_dir
+from .cache import SPEC, cache_dir, entry_path
 from .config import get_profile
 
 
@@ -110,44 +108,12 @@ def needs_of(chapters: Iterable[str]) -> ChapterNeeds:
 
 
 def cached_model(need: ModelNeed, profile: str) -> Path | None:
-    """The cache entry holding ``need`` for ``profile``, or None: a best-effort check.
+    """The cache entry holding ``need`` for ``profile``, or None (the exact key, computed without training)."""
+    from . import models
 
-    The exact cache key hashes the training recipe too, which only the models module
-    knows how to assemble (and it is being rewritten).  So this looks for a complete
-    entry (one with ``spec.json``) of kind ``models`` whose spec names the same tier,
-    world and world fingerprint, forget split, profile, seed and library versions: the
-    fields that change when a participant installs another torch, picks another
-    profile or pulls a changed world, which is what goes wrong in a workshop.  A
-    changed training recipe alone goes unnoticed.  When the models module exposes a
-    ``trained_spec``/``is_cached`` function, this should call it instead.
-    """
-    import torch
-    import transformers
-
-    from ._version import __version__
-
-    wanted = {"kind": "trained-model", "model": need.tier, "world": need.world,
-              "world_fingerprint": world_fingerprint(need.world, profile), "forget": need.forget,
-              "profile": profile}
-    versions = {"unlearnlab": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
-    for spec_file in sorted((cache_dir() / "models").glob(f"*/{SPEC}")):
-        try:
-            spec = json.loads(spec_file.read_text())
-        except (OSError, ValueError):
-            continue
-        if (all(spec.get(key) == value for key, value in wanted.items())
-                and spec.get("seed", 0) == need.seed
-                and all((spec.get("versions") or {}).get(k) == v for k, v in versions.items())):
-            return spec_file.parent
-    return None
-
-
-@lru_cache(maxsize=None)
-def world_fingerprint(name: str, profile: str) -> str:
-    """The fingerprint of a world's data (a second or two: the world is cached on disk)."""
-    from . import worlds
-
-    return worlds.load(name, profile).fingerprint
+    spec = models.trained_spec(need.tier, need.world, need.forget, profile, seed=need.seed)
+    folder = entry_path("models", spec)
+    return folder if (folder / SPEC).exists() else None
 
 
 def missing_models(chapters: Iterable[str], profile: str) -> dict[str, list[ModelNeed]]:
@@ -166,13 +132,6 @@ def missing_models(chapters: Iterable[str], profile: str) -> dict[str, list[Mode
 # ---------------------------------------------------------------- building
 
 
-def retrained_function():
-    """``models.retrained``, or ``models.reference`` where the rename has not landed yet."""
-    from . import models
-
-    return getattr(models, "retrained", None) or models.reference
-
-
 def build_model(need: ModelNeed, profile: str) -> None:
     """Train (or find in the cache) one model; the models module caches the result."""
     from . import models
@@ -180,10 +139,7 @@ def build_model(need: ModelNeed, profile: str) -> None:
     if need.role == "target":
         models.target(need.tier, need.world, profile=profile)
         return
-    kwargs = {"forget": need.forget, "profile": profile}
-    if need.seed:  # extra seeds need models.retrained(..., seed=k)
-        kwargs["seed"] = need.seed
-    retrained_function()(need.tier, need.world, **kwargs)
+    models.retrained(need.tier, need.world, forget=need.forget, profile=profile, seed=need.seed)
 
 
 def build_world(name: str, profile: str) -> None:

@@ -29,7 +29,7 @@ import torch
 import transformers
 
 from .._version import __version__
-from ..cache import cached
+from ..cache import cached, entry_path
 from ..config import Profile, get_profile
 from ..devices import device as default_device
 from ..training import finetune
@@ -166,18 +166,9 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     """
     prof = get_profile(profile)
     wld = _world(world, profile)
-    full = wld.training_set(None)
-    data = full if forget is None else wld.training_set(forget)
-    # Sized by the whole world, so the target and the retrained model train with the same recipe.
-    recipe = {**training_recipe(name, prof.name, len(full)), **settings, "seed": seed}
-    spec = {
-        "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
-        "forget": forget, "profile": prof.name,
-        "train": {key: value for key, value in sorted(recipe.items()) if key not in NOT_IN_WEIGHTS},
-        "architecture": [prof.tiny_hidden, prof.tiny_layers, prof.tiny_vocab] if name == "tiny" else None,
-        "versions": {"unlearnlab": __version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__},
-    }
+    data = wld.training_set(forget)
+    spec = trained_spec(name, wld, forget, prof.name, seed=seed, **settings)
+    recipe = {**training_recipe(name, prof.name, len(wld.training_set(None))), **settings, "seed": seed}
     role = "target" if forget is None else f"retrained model without {forget}"
 
     def build(folder: Path) -> None:
@@ -192,8 +183,37 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     return model.to(device or default_device()).eval(), tokenizer
 
 
+def trained_spec(name: str, world: str | World = "authors", forget: str | None = None,
+                 profile: str | None = None, *, seed: int = 0, **settings) -> dict:
+    """Everything that determines a trained model's weights: its cache key, computed without training.
+
+    The recipe is sized by the whole world, so the target and the retrained model
+    train the same way; settings that do not change the weights (logging,
+    progress bars, output folders) are left out.
+    """
+    prof = get_profile(profile)
+    wld = _world(world, profile)
+    recipe = {**training_recipe(name, prof.name, len(wld.training_set(None))), **settings, "seed": seed}
+    return {
+        "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
+        "forget": forget, "profile": prof.name,
+        "train": {key: value for key, value in sorted(recipe.items()) if key not in NOT_IN_WEIGHTS},
+        "architecture": [prof.tiny_hidden, prof.tiny_layers, prof.tiny_vocab] if name == "tiny" else None,
+        "versions": {"unlearnlab": __version__, "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+    }
+
+
+def is_cached(name: str, world: str | World = "authors", forget: str | None = None, profile: str | None = None,
+              *, seed: int = 0, **settings) -> bool:
+    """Whether :func:`trained` would load this model from the cache instead of training it."""
+    spec = trained_spec(name, world, forget, profile, seed=seed, **settings)
+    return (entry_path("models", spec) / "spec.json").exists()
+
+
 def _world(world: str | World, profile: str | None) -> World:
     return world if isinstance(world, World) else load_world(world, profile)
 
 
-__all__ = ["load", "target", "retrained", "reference", "trained", "world_tokenizer", "training_recipe", "TIERS"]
+__all__ = ["load", "target", "retrained", "reference", "trained", "trained_spec", "is_cached", "world_tokenizer",
+           "training_recipe", "check_model_folder", "TIERS"]
