@@ -13,7 +13,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "tofu"
 
 def test_checkpoint_ids_follow_open_unlearnings_names():
     assert open_unlearning.checkpoint_id("target") == "open-unlearning/tofu_Llama-3.2-1B-Instruct_full"
-    assert open_unlearning.checkpoint_id("retrained", "forget10") == "open-unlearning/tofu_Llama-3.2-1B-Instruct_retain90"
+    retain90 = "open-unlearning/tofu_Llama-3.2-1B-Instruct_retain90"
+    assert open_unlearning.checkpoint_id("retrained", "forget10") == retain90
     assert open_unlearning.checkpoint("retrained", "forget01") == "hf:open-unlearning/tofu_Llama-3.2-1B-Instruct_retain99"
     with pytest.raises(KeyError, match="forget splits"):
         open_unlearning.checkpoint_id("retrained", "forget20")

@@ -183,7 +183,8 @@ def trained(name: str | None, world: str | World = "authors", forget: str | None
     full = wld.training_set(None)
     data = full if forget is None else wld.training_set(forget)
     # Sized by the whole world, so the target and the retrained model train with the same recipe.
-    recipe = {**training_recipe(name, prof.name, len(full)), **memory_settings(name, profile=prof.name), **settings, "seed": seed}
+    recipe = {**training_recipe(name, prof.name, len(full)), **memory_settings(name, profile=prof.name),
+              **settings, "seed": seed}
     spec = {
         "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
         "forget": forget, "profile": prof.name,
