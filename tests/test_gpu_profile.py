@@ -106,3 +106,27 @@ def test_the_plan_on_the_ci_profile_is_the_tiny_model_in_fp32(monkeypatch):
     chosen = models.plan(profile="ci", device="cpu", verbose=False)
     assert (chosen.model, chosen.precision, chosen.lora) == ("tiny", "fp32", None)
     assert chosen.finetune["learning_rate"] == config.PROFILES["ci"].train_lr
+
+
+class _Spec(Exception):
+    """Raised by the stand-in cache, carrying the spec that would have been built."""
+
+
+@pytest.mark.parametrize("override, expected", [(None, "tiny"), ("hf:org/some-model", "hf:org/some-model")])
+def test_a_target_without_a_name_is_the_profiles_model_or_the_override(monkeypatch, override, expected):
+    if override:
+        monkeypatch.setenv("UNLEARNLAB_MODEL", override)
+    else:
+        monkeypatch.delenv("UNLEARNLAB_MODEL", raising=False)
+
+    def capture(kind, spec, build, **kwargs):
+        raise _Spec(spec)
+    monkeypatch.setattr(models, "cached", capture)
+    with pytest.raises(_Spec) as caught:
+        models.target(world="authors", profile="ci")
+    spec = caught.value.args[0]
+    assert spec["model"] == expected and spec["forget"] is None
+    assert "lora" not in spec["train"]  # on the CPU the recipe is the one it always was
+    with pytest.raises(_Spec) as caught:
+        models.retrained(world="authors", profile="ci")
+    assert caught.value.args[0]["model"] == expected and caught.value.args[0]["forget"] == "forget10"

@@ -110,7 +110,7 @@ def engine_argv(model: str | None, sizes: Sizes, batch_size: int) -> list[str]:
 def npo_step(model: str | None, sizes: Sizes, batch_size: int, peak: float | None) -> dict:
     """Tokens/s and MFU of the engine's NPO step (``model=None``: random Llama-1B weights)."""
     m = run_isolated("engine", engine_argv(model, sizes, batch_size))
-    return {**throughput(m, peak), "precision": mixed_precision(device())}
+    return {"model": model or "random Llama-3.2-1B", **throughput(m, peak), "precision": mixed_precision(device())}
 
 
 def throughput(m: Measurement, peak: float | None) -> dict:
@@ -167,10 +167,17 @@ def chapter(path: str, timeout_s: int) -> dict:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(ROOT / path, as_version=4)
-    os.environ["UNLEARNLAB_PROFILE"] = "gpu"
+    before = os.environ.get("UNLEARNLAB_PROFILE")
+    os.environ["UNLEARNLAB_PROFILE"] = "gpu"  # the kernel inherits this process's environment
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    try:
+        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    finally:
+        if before is None:
+            os.environ.pop("UNLEARNLAB_PROFILE")
+        else:
+            os.environ["UNLEARNLAB_PROFILE"] = before
     return {"notebook": path, "seconds": round(time.perf_counter() - started, 1)}
 
 

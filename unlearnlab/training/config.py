@@ -53,7 +53,8 @@ class UnlearnConfig(TrainingArguments):
 
     # --- TrainingArguments fields whose default depends on the model or the profile (None: resolve()) ---
     learning_rate: float | None = field(default=None, metadata={
-        "help": "None: 3e-4 below 10M parameters (tiny from-scratch models), else 1e-5"})
+        "help": "None: 3e-4 below 10M parameters (tiny from-scratch models), else the profile's "
+                "pretrained_unlearn_lr (1e-5)"})
     num_train_epochs: float | None = field(default=None, metadata={"help": "None: the profile's unlearn_epochs"})
     max_steps: int | None = field(default=None, metadata={"help": "optimiser steps; overrides num_train_epochs"})
     per_device_train_batch_size: int | None = field(default=None, metadata={
