@@ -7,6 +7,11 @@ profile shrinks is recorded together with what it replaced (``Profile.replaced``
 Choose a profile with the environment variable ``UNLEARNLAB_PROFILE`` (``ci``,
 ``laptop`` or ``gpu``).  Unset, it is ``gpu`` when CUDA is present, ``ci`` when the
 ``CI`` variable is set, and ``laptop`` otherwise.
+
+Each profile also names its default target model (``target_model``): the tiny
+from-scratch model on ci and laptop, a pretrained instruction model fine-tuned on
+the world on a GPU.  ``UNLEARNLAB_MODEL`` overrides it in one line (any name that
+``unlearnlab.models.load`` takes, e.g. ``hf:meta-llama/Llama-3.2-1B-Instruct``).
 """
 from __future__ import annotations
 
@@ -43,11 +48,14 @@ class Profile:
     train_lr: float = _size(3e-3, "TOFU: 1e-5 for a pretrained 7B model")
     train_batch_size: int = _size(32, "TOFU: effective batch 32")
     train_min_steps: int = _size(600, "TOFU: ~625 steps (4,000 QA pairs, 5 epochs at batch 32)")
+    # --- the model that chapters fine-tune on the world when they ask for the profile's default ---
+    target_model: str = _size("tiny", "TOFU: Llama-2-7B-chat (open-unlearning: also Llama-3.2-1B-Instruct)")
     # --- fine-tuning a pretrained model (small tier and hub models) ---
     pretrained_epochs: int = _size(5, "TOFU: 5 epochs")
     pretrained_lr: float = _size(1e-4, "TOFU: 1e-5 for Llama-2-7B (smaller models take larger steps)")
     pretrained_batch_size: int = _size(16, "TOFU: effective batch 32")
     # --- unlearning and evaluation ---
+    pretrained_unlearn_lr: float = _size(1e-5, "TOFU and open-unlearning: 1e-5")
     unlearn_epochs: int = _size(5, "TOFU: 5 unlearning epochs (10 in open-unlearning)")
     unlearn_batch_size: int = _size(8, "TOFU: effective batch 32")
     eval_max_items: int | None = _size(None, "TOFU: 300 items per split (ds_size), 400 forget items")
@@ -79,8 +87,11 @@ PROFILES: dict[str, Profile] = {
     ),
     # A laptop CPU: the TOFU-sized world, minutes per model.
     "laptop": Profile(name="laptop", eval_max_items=300),
-    # One GPU: the same world with a larger tiny model; small-tier models become practical.
-    "gpu": Profile(name="gpu", tiny_hidden=256, tiny_layers=6, max_new_tokens=48),
+    # One GPU (a free Colab T4 is enough): the same world, and a pretrained 360M instruction model
+    # fully fine-tuned on it as the target; the tiny model stays available by name, a bit larger.
+    "gpu": Profile(name="gpu", tiny_hidden=256, tiny_layers=6, max_new_tokens=48,
+                   target_model="hf:HuggingFaceTB/SmolLM2-360M-Instruct",
+                   pretrained_epochs=5, pretrained_lr=3e-5, pretrained_batch_size=16, pretrained_unlearn_lr=1e-5),
 }
 
 
@@ -100,6 +111,15 @@ def profile_name() -> str:
     if os.environ.get("CI"):
         return "ci"
     return "laptop"
+
+
+def target_model(profile: str | None = None) -> tuple[str, str]:
+    """The default target model and why it was chosen: ``UNLEARNLAB_MODEL``, else the profile's."""
+    override = os.environ.get("UNLEARNLAB_MODEL", "").strip()
+    if override:
+        return override, "UNLEARNLAB_MODEL"
+    prof = get_profile(profile)
+    return prof.target_model, f"the {prof.name} profile's default"
 
 
 def get_profile(name: str | None = None) -> Profile:

@@ -78,6 +78,21 @@ def dtype_for(dev: torch.device | None = None) -> torch.dtype:
     return torch.float32
 
 
+def mixed_precision(dev: torch.device | None = None) -> str:
+    """The training precision for a device: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+
+    bf16 where the GPU computes it natively (Ampere and later): same range as fp32,
+    so no loss scaling is needed.  A CUDA GPU without bf16 (the T4 of Colab's free
+    tier) trains in fp16 mixed precision, which needs the Trainer's loss scaling
+    because small gradients underflow in fp16's narrow range.  CPU and MPS train in
+    fp32: there half precision is slower or less precise for no memory gain that matters here.
+    """
+    dev = dev or device()
+    if dev.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def peak_memory_mb(dev: torch.device | None = None) -> float:
     """Peak memory of this process: the CUDA allocator's peak on GPU, max RSS on CPU."""
     dev = dev or device()

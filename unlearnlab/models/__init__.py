@@ -11,6 +11,11 @@ Tiers
 ``hf:<id>`` or a local folder
     Any causal LM that transformers can load.
 
+Which model a chapter fine-tunes when it names none (``target(world=...)``) is the
+profile's: the tiny tier on ci and laptop, SmolLM2-360M-Instruct on the gpu
+profile, or whatever ``UNLEARNLAB_MODEL`` names.  :func:`plan` prints the choices
+made for the GPU at hand (model, precision, full fine-tuning or LoRA, rates and batches).
+
 Every experiment needs two trained models: the **target** (trained on all of the
 world) and the **retrained** model (trained without the forget split: exact
 unlearning by retraining).  Both are built on first use and cached under a key
@@ -30,11 +35,12 @@ import transformers
 
 from .._version import __version__
 from ..cache import cached, entry_path
-from ..config import Profile, get_profile
+from ..config import Profile, get_profile, target_model
 from ..devices import device as default_device
 from ..training import finetune
 from ..worlds import World
 from ..worlds import load as load_world
+from .planning import Plan, memory_settings, plan
 from .pretrained import load_pretrained, load_smollm2, prepare_tokenizer
 from .tiny import build_tiny, train_tokenizer
 
@@ -131,17 +137,21 @@ def training_recipe(name: str, profile: str | None = None, n_items: int | None =
             "per_device_train_batch_size": prof.pretrained_batch_size, "weight_decay": 0.01}
 
 
-def target(name: str = "tiny", world: str | World = "authors", profile: str | None = None, *, seed: int = 0,
+def target(name: str | None = None, world: str | World = "authors", profile: str | None = None, *, seed: int = 0,
            device: str | torch.device | None = None, **settings):
-    """The target model: ``name`` fine-tuned on the whole world (cached); returns ``(model, tokenizer)``."""
+    """The target model: ``name`` fine-tuned on the whole world (cached); returns ``(model, tokenizer)``.
+
+    ``name=None`` takes the profile's model (``UNLEARNLAB_MODEL`` overrides it): see :func:`plan`.
+    """
     return trained(name, world, forget=None, profile=profile, seed=seed, device=device, **settings)
 
 
-def retrained(name: str = "tiny", world: str | World = "authors", forget: str | None = None,
+def retrained(name: str | None = None, world: str | World = "authors", forget: str | None = None,
               profile: str | None = None, *, seed: int = 0, device: str | torch.device | None = None, **settings):
     """The retrained model: trained exactly like the target, without ``forget`` (exact unlearning).
 
-    ``forget=None`` uses the world's default forget split (``world.default_forget``).
+    ``forget=None`` uses the world's default forget split (``world.default_forget``);
+    ``name=None`` the profile's model, as in :func:`target`.
     """
     wld = _world(world, profile)
     forget = forget or wld.default_forget
@@ -157,21 +167,27 @@ def reference(*args, **kwargs):
     return retrained(*args, **kwargs)
 
 
-def trained(name: str, world: str | World = "authors", forget: str | None = None, profile: str | None = None,
-            *, seed: int = 0, device: str | torch.device | None = None, **settings):
+def trained(name: str | None, world: str | World = "authors", forget: str | None = None,
+            profile: str | None = None, *, seed: int = 0, device: str | torch.device | None = None, **settings):
     """Fine-tune ``name`` on ``world`` (minus ``forget``), caching the result; returns ``(model, tokenizer)``.
 
+    ``name=None`` takes the profile's model (``UNLEARNLAB_MODEL`` overrides it).
     ``seed`` changes the initialisation (tiny tier) and the data order, and keeps the
     tier's recipe; ``settings`` (``TrainingArguments`` names) change single ingredients of it.
+    On a GPU too small to fine-tune a pretrained model in full, the recipe trains a
+    LoRA adapter instead (:func:`unlearnlab.models.planning.memory_settings`).
     """
     prof = get_profile(profile)
+    name = name if name is not None else target_model(prof.name)[0]
     wld = _world(world, profile)
     data = wld.training_set(forget)
     spec = trained_spec(name, wld, forget, prof.name, seed=seed, **settings)
-    recipe = {**training_recipe(name, prof.name, len(wld.training_set(None))), **settings, "seed": seed}
+    recipe = _recipe(name, wld, prof, seed, settings)
     role = "target" if forget is None else f"retrained model without {forget}"
 
     def build(folder: Path) -> None:
+        if name != "tiny":
+            logger.info("plan:\n%s", plan(name, prof.name, verbose=False).describe())
         logger.info("training the %s %s on %d items (%s epochs)", name, role, len(data), recipe["num_train_epochs"])
         model, tokenizer = load(name, wld, prof.name, seed=seed)
         model, _ = finetune(model, tokenizer, data, inplace=True, **recipe)
@@ -183,7 +199,7 @@ def trained(name: str, world: str | World = "authors", forget: str | None = None
     return model.to(device or default_device()).eval(), tokenizer
 
 
-def trained_spec(name: str, world: str | World = "authors", forget: str | None = None,
+def trained_spec(name: str | None, world: str | World = "authors", forget: str | None = None,
                  profile: str | None = None, *, seed: int = 0, **settings) -> dict:
     """Everything that determines a trained model's weights: its cache key, computed without training.
 
@@ -192,8 +208,9 @@ def trained_spec(name: str, world: str | World = "authors", forget: str | None =
     progress bars, output folders) are left out.
     """
     prof = get_profile(profile)
+    name = name if name is not None else target_model(prof.name)[0]
     wld = _world(world, profile)
-    recipe = {**training_recipe(name, prof.name, len(wld.training_set(None))), **settings, "seed": seed}
+    recipe = _recipe(name, wld, prof, seed, settings)
     return {
         "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
         "forget": forget, "profile": prof.name,
@@ -204,7 +221,13 @@ def trained_spec(name: str, world: str | World = "authors", forget: str | None =
     }
 
 
-def is_cached(name: str, world: str | World = "authors", forget: str | None = None, profile: str | None = None,
+def _recipe(name: str, world: World, prof: Profile, seed: int, settings: dict) -> dict:
+    """The tier's recipe, sized by the whole world so the target and the retrained model train alike."""
+    recipe = training_recipe(name, prof.name, len(world.training_set(None)))
+    return {**recipe, **memory_settings(name, profile=prof.name), **settings, "seed": seed}
+
+
+def is_cached(name: str | None, world: str | World = "authors", forget: str | None = None, profile: str | None = None,
               *, seed: int = 0, **settings) -> bool:
     """Whether :func:`trained` would load this model from the cache instead of training it."""
     spec = trained_spec(name, world, forget, profile, seed=seed, **settings)
@@ -216,4 +239,4 @@ def _world(world: str | World, profile: str | None) -> World:
 
 
 __all__ = ["load", "target", "retrained", "reference", "trained", "trained_spec", "is_cached", "world_tokenizer",
-           "training_recipe", "check_model_folder", "TIERS"]
+           "training_recipe", "check_model_folder", "plan", "Plan", "TIERS"]

@@ -110,3 +110,23 @@ def prepare_tokenizer(tokenizer, model=None) -> None:
     tokenizer.padding_side = "right"
     if model is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def estimate_parameters(name: str) -> int | None:
+    """Parameters of a model, counted on the meta device from its config alone (no weights are read).
+
+    ``None`` when the config cannot be read (a GGUF folder, the hub out of reach):
+    callers then assume the model fits.
+    """
+    from transformers import AutoConfig
+
+    source = {"smollm2-135m": SMOLLM2_HUB_ID}.get(name, name[3:] if name.startswith("hf:") else name)
+    if not Path(source).expanduser().is_dir() and not hub_reachable():
+        return None
+    try:
+        config = AutoConfig.from_pretrained(source)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except (OSError, ValueError):
+        return None
+    return sum(p.numel() for p in model.parameters())

@@ -157,7 +157,7 @@ def settings_dict(config: UnlearnConfig) -> dict:
     """The settings that shape a run, as plain values (for the log and result tables)."""
     keys = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
             "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "seed", "bf16",
-            "activation_checkpointing", "max_length", "lora", "merge_lora", "eval_every")
+            "fp16", "activation_checkpointing", "max_length", "lora", "merge_lora", "eval_every")
     return {key: plain(getattr(config, key)) for key in keys}
 
 
@@ -194,6 +194,13 @@ def reinforcer(tokenizer, config: UnlearnConfig):
     return finetune_for
 
 
+def autocast_dtype(config: UnlearnConfig) -> torch.dtype | None:
+    """The dtype the Trainer computes in, so that log π_ref is precomputed in the same precision as training."""
+    if config.bf16:
+        return torch.bfloat16
+    return torch.float16 if config.fp16 else None
+
+
 # ----- data ------------------------------------------------------------------------------------
 def prepare_data(model, tokenizer, method: Method, forget, retain, config: UnlearnConfig):
     """Relabel and encode both sets; add the log π_ref column when the method needs it.
@@ -206,7 +213,7 @@ def prepare_data(model, tokenizer, method: Method, forget, retain, config: Unlea
         return forget, retain, 0
     forget = add_reference_logprobs(model, forget, pad_id(tokenizer),
                                     batch_size=2 * config.per_device_train_batch_size,
-                                    autocast_dtype=torch.bfloat16 if config.bf16 else None)
+                                    autocast_dtype=autocast_dtype(config))
     tokens = sum(map(len, forget["input_ids"]))
     if "preferred" in forget.column_names:
         tokens += sum(len(row["input_ids"]) for row in forget["preferred"])

@@ -12,18 +12,18 @@ Some Trainer defaults do not suit unlearning, so they differ here: a constant
 learning rate, seed 0, a log line every 10 steps and no checkpoints.  A few
 settings left as ``None`` are filled in for the model at hand (:func:`resolve`):
 the learning rate (by model size), epochs and batch size (from the profile),
-bf16 (where the device computes it natively).
+bf16 where the device computes it natively, fp16 with loss scaling on
+CUDA GPUs without bf16 (:func:`unlearnlab.devices.mixed_precision`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
 
-import torch
 from transformers import TrainingArguments
 
 from ..config import get_profile
-from ..devices import device, dtype_for
+from ..devices import device, mixed_precision
 from ..numerics import count_parameters
 
 #: Below this many parameters a model is a from-scratch tiny model and takes larger steps.
@@ -53,12 +53,15 @@ class UnlearnConfig(TrainingArguments):
 
     # --- TrainingArguments fields whose default depends on the model or the profile (None: resolve()) ---
     learning_rate: float | None = field(default=None, metadata={
-        "help": "None: 3e-4 below 10M parameters (tiny from-scratch models), else 1e-5"})
+        "help": "None: 3e-4 below 10M parameters (tiny from-scratch models), else the profile's "
+                "pretrained_unlearn_lr (1e-5)"})
     num_train_epochs: float | None = field(default=None, metadata={"help": "None: the profile's unlearn_epochs"})
     max_steps: int | None = field(default=None, metadata={"help": "optimiser steps; overrides num_train_epochs"})
     per_device_train_batch_size: int | None = field(default=None, metadata={
         "help": "forget examples per device and micro-batch; None: the profile's unlearn_batch_size"})
     bf16: bool | None = field(default=None, metadata={"help": "None: bf16 where the device computes it natively"})
+    fp16: bool | None = field(default=None, metadata={
+        "help": "None: fp16 mixed precision with loss scaling on CUDA GPUs without bf16 (T4)"})
     use_cpu: bool | None = field(default=None, metadata={
         "help": "None: exactly when unlearnlab.device() is the CPU (UNLEARNLAB_DEVICE=cpu forces it)"})
     # --- TrainingArguments fields with other defaults than the Trainer's ---
@@ -103,12 +106,14 @@ def check_settings(settings: dict) -> None:
 def resolve(config: UnlearnConfig, model, output_dir: str | None = None) -> UnlearnConfig:
     """A copy of ``config`` with every ``None`` default filled in for ``model`` and the active profile."""
     profile = get_profile()
+    precision = mixed_precision(device())
     defaults = {
         "learning_rate": default_learning_rate(model),
         "num_train_epochs": profile.unlearn_epochs,
         "max_steps": -1,  # the Trainer's "no limit": train for num_train_epochs
         "per_device_train_batch_size": profile.unlearn_batch_size,
-        "bf16": dtype_for(device()) == torch.bfloat16,
+        "bf16": precision == "bf16" and not config.fp16,
+        "fp16": precision == "fp16" and not config.bf16,
         "output_dir": output_dir,
     }
     return with_settings(config, **{key: value for key, value in defaults.items() if getattr(config, key) is None
@@ -124,13 +129,15 @@ def with_settings(config: UnlearnConfig, **changes) -> UnlearnConfig:
 
 
 def default_learning_rate(model) -> float:
-    """3e-4 for tiny from-scratch models (trained at 3e-3 to 5e-3), else 1e-5 (TOFU's rate for 7B models).
+    """3e-4 for tiny from-scratch models (trained at 3e-3 to 5e-3), else the profile's ``pretrained_unlearn_lr``.
+
+    That is 1e-5 in every profile, TOFU's and open-unlearning's rate for 1B-7B models.
 
     On the ci-profile authors world, 3e-4 for 5 epochs lets NPO forget most of
     forget10 while keeping most retain answers and GradDiff about half of them
     (the quickstart's figures); 1e-3 makes GradDiff lose most of the retain set too.
     """
-    return 3e-4 if count_parameters(model) < SMALL_MODEL_PARAMS else 1e-5
+    return 3e-4 if count_parameters(model) < SMALL_MODEL_PARAMS else get_profile().pretrained_unlearn_lr
 
 
 def plain(value):
