@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def main() -> None:
     _, log = unlearn(model, tokenizer, script.method, world.split(forget), world.split(world.retain_split(forget)),
                      args=config, inplace=True, save_dir=script.save_dir, overwrite=script.overwrite)
     rank = int(os.environ.get("RANK", "0"))
-    # every process prints what it logged: the values are gathered, so the processes agree
-    print("unlearn log:", json.dumps({"rank": rank, "losses": log.series("loss"), "tokens": log.tokens,
-                                      "flops": log.flops}), flush=True)
+    # every process prints what it logged: the values are gathered, so the processes agree.
+    # One write of one whole line, so that the processes' lines cannot interleave on a shared pipe.
+    summary = json.dumps({"rank": rank, "losses": log.series("loss"), "tokens": log.tokens, "flops": log.flops})
+    sys.stdout.write(f"unlearn log: {summary}\n")
+    sys.stdout.flush()
     if rank == 0 and script.save_dir:
         Path(script.save_dir, "unlearn_log.json").write_text(json.dumps(log.to_dict(), indent=2, default=str))
 
