@@ -86,3 +86,13 @@ def test_quickstart_judges_each_method_against_the_retrained_band(tmp_path):
     assert s["target"]["forget_fact_recall"] > 0.9 > s["retrained (seed 1)"]["forget_fact_recall"] + 0.5
     with pytest.raises(FileExistsError, match="--overwrite"):
         quickstart.run(out=out)
+
+
+def test_the_plan_lists_every_step_with_a_time_estimate(capsys, tmp_path):
+    quickstart.print_plan("ci", "the quickstart's default", ("npo", "ga"), "tiny", tmp_path)
+    plan = capsys.readouterr().out
+    for step in ("retrained model, seed 0", "retrained model, seed 1", "the target", "unlearn with npo",
+                 "unlearn with ga", "evaluate every model", "in all"):
+        assert step in plan
+    total = float(plan.split("min  in all")[0].split("~")[-1])
+    assert 1.0 < total <= 5.0, "the default first run is planned within five minutes"
