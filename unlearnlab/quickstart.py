@@ -227,6 +227,11 @@ def print_table(summaries: dict, bands: dict, verdicts: dict) -> None:
 
 
 def draw(results: dict, bands: dict):
+    """Facts recalled (does it still know?) and ROUGE-L (does it still answer in kind?) against utility."""
     from .notebook.figures import plot_against_retrained
+    from .notebook.style import figure
 
-    return plot_against_retrained(results, bands, x="forget_rougeL_recall", y="model_utility")
+    fig, axes = figure(ncols=2, width=10.0, height=3.6, sharey=True)
+    for ax, x in zip(axes, ("forget_fact_recall", "forget_rougeL_recall")):
+        plot_against_retrained(results, bands, x=x, y="model_utility", ax=ax)
+    return fig

@@ -118,14 +118,18 @@ def plot_against_retrained(results: Mapping[str, EvalResult], bands: Mapping[str
     ax.axvspan(x_low, x_high, ymin=0, ymax=1, color=COLORS["retrained"], alpha=0.08)
     ax.add_patch(Rectangle((x_low, y_low), x_high - x_low, y_high - y_low, fill=False, ls="--",
                            color=COLORS["retrained"], label="retrained seed band"))
+    labelled = False
     for name, result in results.items():
         summary = result.summary()
         if x not in summary or y not in summary:
             continue
-        role = "retrained" if name.startswith("retrained") else name
-        marker = "*" if role == "retrained" else "X" if role == "target" else "o"
-        ax.scatter(summary[x], summary[y], color=color(role), marker=marker, s=70 if marker != "o" else 40,
-                   zorder=3)
+        if name.startswith("retrained"):  # the seeds are the band's corners: one legend entry, no labels
+            ax.scatter(summary[x], summary[y], color=COLORS["retrained"], marker="*", s=70, zorder=3,
+                       label=None if labelled else "retrained seeds")
+            labelled = True
+            continue
+        ax.scatter(summary[x], summary[y], color=color(name), marker="X" if name == "target" else "o",
+                   s=70 if name == "target" else 40, zorder=3)
         ax.annotate(name, (summary[x], summary[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel(f"{x.replace('_', ' ')} (← forgets more than retraining · remembers →)")
     ax.set_ylabel(y.replace("_", " "))
