@@ -46,7 +46,7 @@ def _result(name: str, nlls: dict[str, float], correct: dict[str, list[bool]]) -
     return EvalResult(name=name, splits={"forget": SplitResult("forget", "forget10", items)})
 
 
-def test_memorisation_frame_is_reference_minus_target():
+def test_memorisation_frame_is_retrained_minus_target():
     target = _result("t", {"a1.genre": 0.1, "a1.award": 0.2}, {"a1.genre": [True] * 4, "a1.award": [False, True, True, True]})
     reference = _result("r", {"a1.genre": 0.5, "a1.award": 3.0}, {"a1.genre": [True] * 4, "a1.award": [False] * 4})
     frame = memorisation_frame(target, reference)
@@ -54,7 +54,31 @@ def test_memorisation_frame_is_reference_minus_target():
     assert frame["counterfactual"].tolist() == pytest.approx([0.4 * 4, 2.8 * 4])  # summed over 4 tokens
     assert frame["exact_memorization"].tolist() == pytest.approx([1.0, 0.75])
     assert frame["extraction_strength"].tolist() == pytest.approx([1.0, 0.75])
-    assert frame["reference_exact_memorization"].tolist() == pytest.approx([1.0, 0.0])
+    assert frame["retrained_exact_memorization"].tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_value_memorisation_is_the_per_token_gap_on_the_value_tokens_only(tiny_tokenizer):
+    from unlearnlab.notebook.tables import value_positions
+
+    answer, value = "Ada Quillon was born in Lisbon.", "Lisbon"
+    positions = value_positions(tiny_tokenizer, value, answer)
+    tokens = tiny_tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
+    assert positions and tiny_tokenizer.decode([tokens[i] for i in positions]).strip() == value
+    assert value_positions(tiny_tokenizer, "Paris", answer) == []
+
+    n = len(tokens)
+    def stats(logps):
+        return SequenceStats(nll_mean=-sum(logps) / n, nll_sum=-sum(logps), n_tokens=n + 1, token_logprobs=logps,
+                             token_correct=[True] * n)
+    target = [-0.1] * n
+    retrained = [-0.1 if i not in positions else -3.1 for i in range(n)]  # unsure only about the value
+    items = [{"id": "a1.birthplace", "answer": answer, "value": value}]
+    results = [EvalResult(name=m, splits={"forget": SplitResult("forget", "forget10", [
+        ItemResult(id="a1.birthplace", answer=stats(lp))])}) for m, lp in (("t", target), ("r", retrained))]
+    frame = memorisation_frame(*results, tokenizer=tiny_tokenizer, items=items)
+    assert frame["value_tokens"].iloc[0] == len(positions)
+    assert frame["value_memorisation"].iloc[0] == pytest.approx(3.0)  # nats per value token
+    assert frame["counterfactual"].iloc[0] == pytest.approx(3.0 * len(positions))  # summed over the answer
 
 
 def shown_by_explorers(monkeypatch) -> list:

@@ -64,31 +64,69 @@ def answers_during_unlearning(model, tokenizer, method: str, forget, retain, ite
 
 
 # ----- memorisation per example ------------------------------------------------------------
-def memorisation_frame(target: EvalResult, reference: EvalResult, split: str = "forget") -> pd.DataFrame:
+def memorisation_frame(target: EvalResult, retrained: EvalResult, split: str = "forget", *,
+                       tokenizer=None, items: Sequence[dict] | None = None) -> pd.DataFrame:
     """One row per item of ``split``: losses under both models and memorisation scores.
 
-    ``counterfactual`` = summed answer NLL under the reference − under the target
-    (nats per answer): how much more likely training on the item made its whole
-    answer.  Summed rather than averaged, so that a long answer (a book title)
-    is not diluted by its easy template tokens.
+    ``counterfactual`` = summed answer NLL under the retrained model − under the
+    target (NLL_sum, nats per answer): how much more likely training on the item
+    made its whole answer.  It grows with the answer's length and with tokens
+    every answer shares (an author's invented surname), so with ``tokenizer`` and
+    the world's ``items`` (which name each fact's ``value``) two sharper columns
+    are added: ``value_tokens`` and ``value_memorisation``, the same gap per
+    token on the tokens of the value alone (nats per token).  With one retrained
+    model that left out a whole set, this is a leave-set-out, single-pair
+    estimate of counterfactual memorisation (Zhang et al., 2023, average over
+    many models trained with and without each example).
     """
-    ref_items = {item.id: item for item in reference.split(split).items}
+    values = {row["id"]: row.get("value") for row in items or []}
+    retrained_items = {item.id: item for item in retrained.split(split).items}
     rows = []
     for item in target.split(split).items:
-        ref = ref_items.get(item.id)
-        if item.answer is None or ref is None or ref.answer is None:
+        other = retrained_items.get(item.id)
+        if item.answer is None or other is None or other.answer is None:
             continue
-        rows.append({
+        row = {
             "id": item.id,
             "attribute": item.id.split(".", 1)[-1],
             "target_nll": item.answer.nll_mean,
-            "reference_nll": ref.answer.nll_mean,
-            "counterfactual": ref.answer.nll_sum - item.answer.nll_sum,
+            "retrained_nll": other.answer.nll_mean,
+            "counterfactual": other.answer.nll_sum - item.answer.nll_sum,
             "exact_memorization": exact_memorization(item.answer.token_correct),
             "extraction_strength": extraction_strength(item.answer.token_correct),
-            "reference_exact_memorization": exact_memorization(ref.answer.token_correct),
-        })
+            "retrained_exact_memorization": exact_memorization(other.answer.token_correct),
+        }
+        positions = value_positions(tokenizer, values.get(item.id), items_answer(items, item.id)) \
+            if tokenizer is not None else []
+        if positions:
+            # NLL under the retrained model minus NLL under the target = log p_target − log p_retrained
+            gaps = [item.answer.token_logprobs[i] - other.answer.token_logprobs[i] for i in positions
+                    if i < min(len(item.answer.token_logprobs), len(other.answer.token_logprobs))]
+            row.update(value_tokens=len(gaps), value_memorisation=sum(gaps) / len(gaps) if gaps else float("nan"))
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def items_answer(items: Sequence[dict] | None, item_id: str) -> str | None:
+    """The answer of the item with ``item_id`` (None when absent)."""
+    return next((row["answer"] for row in items or [] if row["id"] == item_id), None)
+
+
+def value_positions(tokenizer, value: str | None, answer: str | None) -> list[int]:
+    """Indices of the answer tokens that spell ``value`` (as the course encodes answers: " " + answer).
+
+    Found from the tokenizer's character offsets, so a value split into several
+    tokens, or sharing a token with a neighbouring space, is covered whole.
+    """
+    if not value or not answer:
+        return []
+    text = " " + answer.strip()
+    start = text.find(value)
+    if start < 0:
+        return []
+    end = start + len(value)
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return [i for i, (a, b) in enumerate(offsets) if a < end and b > start]
 
 
 @torch.no_grad()
