@@ -57,6 +57,8 @@ class RMU(Method):
     param_names: tuple[str, ...] = ("mlp.down_proj.weight",)
     name = "rmu"
     live_reference = True
+    tier_defaults = {"tiny": {"steering_coeff": 800.0, "alpha": 100.0, "learning_rate": 1e-2}}
+    tier_sweeps = {"tiny": "provisional: the values of the tests' working run"}
     control: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
