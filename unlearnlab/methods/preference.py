@@ -88,8 +88,6 @@ class SimNPO(Method):
     beta: float = 4.5
     delta: float = 0.0
     name = "simnpo"
-    tier_defaults = {"tiny": {"learning_rate": 1e-3}}
-    tier_sweeps = {"tiny": "provisional"}
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -71,6 +71,10 @@ def unlearn(model, tokenizer, method: str | Method = "npo", forget=None, retain=
     returning ``{name: float}`` runs before training, every ``eval_every``
     steps and at the end; its results are in ``log.evals``.
 
+    Hyperparameters left out take the method's defaults for the model's tier
+    where it declares some (:func:`with_tier_defaults`: on a tiny model, RMU's
+    published c = 6.5 changes nothing), else its published ones.
+
     The model passed in is left as it is and a trained copy is returned;
     ``inplace=True`` trains the model itself (for models too large to copy).
     ``save_dir`` receives the result as an ordinary checkpoint (LoRA merged
