@@ -7,6 +7,7 @@ forget inputs while retain inputs keep their original activations.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -75,8 +76,10 @@ class RMU(Method):
     param_names: tuple[str, ...] = ("mlp.down_proj.weight",)
     name = "rmu"
     live_reference = True
-    tier_defaults = {"tiny": {"steering_coeff": 4897.0, "alpha": 100.0, "learning_rate": 1e-2}}
-    tier_sweeps = {"tiny": "python -m unlearnlab.perf.sweep_defaults rmu, hazard world seed 1, ci profile"}
+    tier_defaults: ClassVar[dict[str, dict]] = {
+        "tiny": {"steering_coeff": 4897.0, "alpha": 100.0, "learning_rate": 1e-2}}
+    tier_sweeps: ClassVar[dict[str, str]] = {
+        "tiny": "python -m unlearnlab.perf.sweep_defaults rmu, hazard world seed 1, ci profile"}
     control: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ import argparse
 import itertools
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

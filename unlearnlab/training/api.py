@@ -179,8 +179,8 @@ def with_tier_defaults(config: UnlearnConfig, method: Method, explicit: set[str]
         config = with_settings(config, learning_rate=used["learning_rate"])
     method = get_method(method, **{key: value for key, value in used.items() if key != "learning_rate"})
     logger.info("%s: %s-tier defaults %s (sweep: %s)", method.name, tier,
-                    ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in used.items()),
-                    type(method).tier_sweeps.get(tier, "not recorded"))
+                ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in used.items()),
+                type(method).tier_sweeps.get(tier, "not recorded"))
     return config, method
 
 
