@@ -44,7 +44,7 @@ def run(model_and_tokenizer, method, **settings):
     return unlearn(model, tokenizer, method, FORGET, RETAIN, **ONE_STEP, **settings)[1].hyperparameters
 
 
-@pytest.mark.parametrize("method", [RMU])  # SimNPO: no tiny-tier defaults yet (its sweep has not run)
+@pytest.mark.parametrize("method", [RMU, SimNPO])
 def test_tiny_tier_defaults_apply_when_the_caller_gives_nothing(tiny, method, caplog):
     assert model_tier(tiny[0]) == "tiny"
     defaults = method.tier_defaults["tiny"]
@@ -63,7 +63,7 @@ def test_explicit_values_win_over_tier_defaults(tiny):
 
 def test_a_method_object_is_used_as_built(tiny):
     used = run(tiny, get_method("simnpo", beta=2.0))
-    assert used["beta"] == 2.0 and used["gamma"] == SimNPO.gamma  # its fields are all the caller's
+    assert used["beta"] == 2.0 and used["gamma"] == 0.125  # its fields are all the caller's: gamma stays published
 
 
 def test_large_models_keep_the_published_values(tiny, monkeypatch):
