@@ -76,6 +76,12 @@ class Method:
     live_reference: ClassVar[bool] = False
     #: True when :meth:`finalize` needs the weights from before training (task arithmetic).
     needs_original: ClassVar[bool] = False
+    #: Defaults per model tier (``"tiny"``: below 10M parameters), where the published values
+    #: (the dataclass defaults, tuned on 1B-7B models) do not work.  ``unlearn()`` uses them for
+    #: every hyperparameter the caller leaves out; ``learning_rate`` may be one of them.
+    tier_defaults: ClassVar[dict[str, dict]] = {}
+    #: How each tier's defaults were chosen (the sweep that found them), for the log line.
+    tier_sweeps: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         if self.retain_loss not in RETAIN_LOSSES:

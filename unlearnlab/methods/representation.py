@@ -7,6 +7,7 @@ forget inputs while retain inputs keep their original activations.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -41,13 +42,31 @@ class RMU(Method):
     layer ℓ trained.  Li et al., "The WMDP Benchmark: Measuring and Reducing
     Malicious Use with Unlearning" (ICML 2024).
 
-    Defaults follow WMDP's Zephyr-7B setting scaled to depth: ``layer`` = round(7/32 · depth)
-    (7 of 32), trained ``param_names`` = ``mlp.down_proj.weight`` of layers
-    ``layer − 2 … layer``; c = 6.5, α = 1200, γ = 1.  The retain term matches
-    activations of the frozen model (``retain_loss`` is not used).  c and α
-    depend on the scale of the model's activations: on the tiny models of this
-    course, α ≈ 10 with a learning rate of 1e-2 moves the forget activations
-    within 20 steps while retain activations barely change.
+    Published defaults (the dataclass defaults, used from 10M parameters up) follow
+    WMDP's Zephyr-7B setting scaled to depth: ``layer`` = round(7/32 · depth) (7 of 32),
+    trained ``param_names`` = ``mlp.down_proj.weight`` of layers ``layer − 2 … layer``;
+    c = 6.5, α = 1200, γ = 1.  The retain term matches activations of the frozen
+    model (``retain_loss`` is not used).
+
+    Tiny tier (below 10M parameters): c = 4897, α = 100, learning rate 1e-2.  c and α
+    depend on the scale of the activations: the tiny target's activations at the
+    steered layer have a mean norm of about 50-80, so c = 6.5 is lost among them and
+    the default call changes nothing.  Chosen by ``python -m unlearnlab.perf.sweep_defaults rmu``
+    (ci profile, 5 epochs, batch 4) on the hazard world with seed 1, not the chapters'
+    world: c = 4, 16, 64 × the mean activation norm (76.5 at layer 1), α ∈ {10, 100},
+    learning rate 1e-2 (the tests' working value); rule: the lowest forget-domain MCQ
+    accuracy with the retain domain within 0.05 of the target's (both 1.000 before)::
+
+        c       α    forget MCQ  retain MCQ
+        306     10   0.483       0.983
+        306     100  0.767       1.000
+        1224    10   0.350       0.783
+        1224    100  0.483       0.983
+        4897    10   0.267       0.500
+        4897    100  0.417       0.950   <- chosen
+
+    Pass ``steering_coeff`` and ``alpha`` to choose your own; a model of another
+    scale needs c rescaled to its activation norm.
     """
 
     alpha: float = 1200.0
@@ -57,6 +76,10 @@ class RMU(Method):
     param_names: tuple[str, ...] = ("mlp.down_proj.weight",)
     name = "rmu"
     live_reference = True
+    tier_defaults: ClassVar[dict[str, dict]] = {
+        "tiny": {"steering_coeff": 4897.0, "alpha": 100.0, "learning_rate": 1e-2}}
+    tier_sweeps: ClassVar[dict[str, str]] = {
+        "tiny": "python -m unlearnlab.perf.sweep_defaults rmu, hazard world seed 1, ci profile"}
     control: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -44,7 +44,7 @@ from ..methods import Method, get_method
 from ..methods.reference import FrozenOriginal, add_reference_logprobs, snapshot_trainable
 from ..numerics import count_parameters, pad_id
 from .checks import as_dataset, check_inputs, check_sharding, check_tokenizer
-from .config import RENAMED, UnlearnConfig, check_settings, plain, resolve, with_settings
+from .config import RENAMED, UnlearnConfig, check_settings, model_tier, plain, resolve, with_settings
 from .pairs import ForgetRetainPairs, PairCollator
 from .trainer import EpochPairs, EvalFn, EvalRecorder, StepRecorder, UnlearnLog, UnlearnTrainer
 
@@ -71,13 +71,18 @@ def unlearn(model, tokenizer, method: str | Method = "npo", forget=None, retain=
     returning ``{name: float}`` runs before training, every ``eval_every``
     steps and at the end; its results are in ``log.evals``.
 
+    Hyperparameters left out take the method's defaults for the model's tier
+    where it declares some (:func:`with_tier_defaults`: on a tiny model, RMU's
+    published c = 6.5 changes nothing), else its published ones.
+
     The model passed in is left as it is and a trained copy is returned;
     ``inplace=True`` trains the model itself (for models too large to copy).
     ``save_dir`` receives the result as an ordinary checkpoint (LoRA merged
     in); an existing folder is replaced only with ``overwrite=True``.
     """
     started = time.perf_counter()
-    config, method = split_settings(method, args, settings)
+    explicit = set(settings) | (set(method.hyperparameters()) if isinstance(method, Method) else set())
+    config, method = with_tier_defaults(*split_settings(method, args, settings), explicit, model)
     forget, retain = as_dataset(forget, "forget", world), as_dataset(retain, "retain", world)
     check_inputs(method, forget, retain)
     check_tokenizer(model, tokenizer)
@@ -151,6 +156,32 @@ def split_settings(method: str | Method, args: UnlearnConfig | None, settings: d
         check_settings(training)
         config = with_settings(args, **training)
     return config, get_method(probe, **{k: v for k, v in settings.items() if k in method_keys})
+
+
+def with_tier_defaults(config: UnlearnConfig, method: Method, explicit: set[str], model) -> tuple[UnlearnConfig, Method]:
+    """Use the method's defaults for this model's tier for every hyperparameter the caller left out.
+
+    A method's published values were tuned on 1B-7B models and may change nothing
+    on a tiny one (RMU's c = 6.5 against activations of another scale), so a method
+    may declare ``tier_defaults``, found by a sweep on a validation world.  ``explicit``
+    names what the caller chose: the settings passed, and every hyperparameter of a
+    ``Method`` object passed in (it is used as built).  A ``learning_rate`` in ``args``
+    wins too; only when none is given does the tier's come before the generic default.
+    The log's ``hyperparameters`` show the values used; a log line says where they came from.
+    """
+    tier = model_tier(model)
+    used = {key: value for key, value in type(method).tier_defaults.get(tier, {}).items() if key not in explicit}
+    if config.learning_rate is not None:
+        used.pop("learning_rate", None)
+    if not used:
+        return config, method
+    if "learning_rate" in used:
+        config = with_settings(config, learning_rate=used["learning_rate"])
+    method = get_method(method, **{key: value for key, value in used.items() if key != "learning_rate"})
+    logger.info("%s: %s-tier defaults %s (sweep: %s)", method.name, tier,
+                ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in used.items()),
+                type(method).tier_sweeps.get(tier, "not recorded"))
+    return config, method
 
 
 def settings_dict(config: UnlearnConfig) -> dict:

@@ -29,6 +29,9 @@ from ..numerics import count_parameters
 #: Below this many parameters a model is a from-scratch tiny model and takes larger steps.
 SMALL_MODEL_PARAMS = 10_000_000
 
+#: Model tiers, named as in ``Method.tier_defaults``: from-scratch tiny models, and pretrained ones.
+TIERS = ("tiny", "large")
+
 #: Settings of earlier versions of the course, and what replaced each (TrainingArguments' names).
 RENAMED = {
     "epochs": "epochs is now num_train_epochs (TrainingArguments' name)",
@@ -137,7 +140,16 @@ def default_learning_rate(model) -> float:
     forget10 while keeping most retain answers and GradDiff about half of them
     (the quickstart's figures); 1e-3 makes GradDiff lose most of the retain set too.
     """
-    return 3e-4 if count_parameters(model) < SMALL_MODEL_PARAMS else get_profile().pretrained_unlearn_lr
+    return 3e-4 if model_tier(model) == "tiny" else get_profile().pretrained_unlearn_lr
+
+
+def model_tier(model) -> str:
+    """``"tiny"`` below :data:`SMALL_MODEL_PARAMS` parameters (trained from scratch here), else ``"large"``.
+
+    A method's published hyperparameters were tuned on 1B-7B models; the tier
+    says whether they apply or whether a method's tiny-tier defaults do.
+    """
+    return "tiny" if count_parameters(model) < SMALL_MODEL_PARAMS else "large"
 
 
 def plain(value):
