@@ -181,8 +181,8 @@ def trained(name: str | None, world: str | World = "authors", forget: str | None
     name = name if name is not None else target_model(prof.name)[0]
     wld = _world(world, profile)
     data = wld.training_set(forget)
-    spec = trained_spec(name, wld, forget, prof.name, seed=seed, **settings)
     recipe = _recipe(name, wld, prof, seed, settings)
+    spec = _spec(name, wld, forget, prof, recipe)
     role = "target" if forget is None else f"retrained model without {forget}"
 
     def build(folder: Path) -> None:
@@ -210,9 +210,13 @@ def trained_spec(name: str | None, world: str | World = "authors", forget: str |
     prof = get_profile(profile)
     name = name if name is not None else target_model(prof.name)[0]
     wld = _world(world, profile)
-    recipe = _recipe(name, wld, prof, seed, settings)
+    return _spec(name, wld, forget, prof, _recipe(name, wld, prof, seed, settings))
+
+
+def _spec(name: str, world: World, forget: str | None, prof: Profile, recipe: dict) -> dict:
+    """The cache key of a model trained with ``recipe`` (weight-neutral settings left out)."""
     return {
-        "kind": "trained-model", "model": name, "world": wld.name, "world_fingerprint": wld.fingerprint,
+        "kind": "trained-model", "model": name, "world": world.name, "world_fingerprint": world.fingerprint,
         "forget": forget, "profile": prof.name,
         "train": {key: value for key, value in sorted(recipe.items()) if key not in NOT_IN_WEIGHTS},
         "architecture": [prof.tiny_hidden, prof.tiny_layers, prof.tiny_vocab] if name == "tiny" else None,

@@ -79,7 +79,7 @@ def memorisation_frame(target: EvalResult, retrained: EvalResult, split: str = "
     estimate of counterfactual memorisation (Zhang et al., 2023, average over
     many models trained with and without each example).
     """
-    values = {row["id"]: row.get("value") for row in items or []}
+    facts = {row["id"]: (row.get("value"), row.get("answer")) for row in items or []}
     retrained_items = {item.id: item for item in retrained.split(split).items}
     rows = []
     for item in target.split(split).items:
@@ -96,8 +96,7 @@ def memorisation_frame(target: EvalResult, retrained: EvalResult, split: str = "
             "extraction_strength": extraction_strength(item.answer.token_correct),
             "retrained_exact_memorization": exact_memorization(other.answer.token_correct),
         }
-        positions = value_positions(tokenizer, values.get(item.id), items_answer(items, item.id)) \
-            if tokenizer is not None else []
+        positions = value_positions(tokenizer, *facts.get(item.id, (None, None))) if tokenizer is not None else []
         if positions:
             # NLL under the retrained model minus NLL under the target = log p_target − log p_retrained
             gaps = [item.answer.token_logprobs[i] - other.answer.token_logprobs[i] for i in positions
@@ -105,11 +104,6 @@ def memorisation_frame(target: EvalResult, retrained: EvalResult, split: str = "
             row.update(value_tokens=len(gaps), value_memorisation=sum(gaps) / len(gaps) if gaps else float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def items_answer(items: Sequence[dict] | None, item_id: str) -> str | None:
-    """The answer of the item with ``item_id`` (None when absent)."""
-    return next((row["answer"] for row in items or [] if row["id"] == item_id), None)
 
 
 def value_positions(tokenizer, value: str | None, answer: str | None) -> list[int]:
