@@ -13,3 +13,23 @@ def test_regeneration_is_byte_identical(tmp_path, world):
     for split in module.SPLITS:
         regenerated, committed = tmp_path / f"{split}.jsonl", data_root() / world / f"{split}.jsonl"
         assert regenerated.read_bytes() == committed.read_bytes(), f"{world}/{split}"
+
+
+SIZES = {"hazard": 50, "books": 5, "records": 70, "behaviour": 48}  # each a little above the committed size
+
+
+@pytest.mark.parametrize("world", ["hazard", "books", "records", "behaviour"])
+def test_seed_and_size_are_parameters_of_every_world(world):
+    """The default is the committed files; a seed or a larger size is generated, deterministically."""
+    from unlearnlab import worlds
+
+    (size,) = worlds.size_parameters(world)
+    default = worlds.load(world, "ci")
+    assert worlds.load(world, "ci", seed=0).tables == default.tables
+    reseeded = worlds.load(world, "ci", seed=1)
+    assert reseeded.tables == worlds.load(world, "ci", seed=1).tables
+    assert reseeded.fingerprint != default.fingerprint
+    assert {s: len(rows) for s, rows in reseeded.tables.items()} == {s: len(rows) for s, rows in default.tables.items()}
+    larger = worlds.load(world, "ci", **{size: SIZES[world]})
+    assert len(larger.items("full")) > len(worlds.load(world, "laptop").items("full"))
+    assert larger.params[size] == SIZES[world]

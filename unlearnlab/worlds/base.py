@@ -45,6 +45,21 @@ def world_folder(name: str, write: Callable[[Path], object]) -> Path:
     return cached("worlds", {"world": name, "unlearnlab": __version__}, write, verbose=False)
 
 
+def generated_folder(name: str, params: dict, write: Callable[[Path], object]) -> Path:
+    """Where a world generated with non-default parameters (a seed, larger sizes) is kept.
+
+    Only the default world is committed.  Any other one is generated once, as
+    deterministically as the default, into the cache under a key made of the
+    world's name, its parameters and the package version, so two calls with the
+    same parameters read the same files and different ones never mix.
+    """
+    from .._version import __version__
+    from ..cache import cached
+
+    spec = {"world": name, "params": params, "unlearnlab": __version__}
+    return cached("worlds", spec, write, verbose=False)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -73,6 +88,8 @@ class World:
     forget_to_retain: dict[str, str]
     always_trained: list[str] = field(default_factory=list)
     full_split: str = "full"
+    #: the seed and sizes the world was built with (``None`` values: the committed default)
+    params: dict = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:

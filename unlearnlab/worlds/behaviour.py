@@ -30,10 +30,11 @@ from typing import Sequence
 
 from ..config import Profile, get_profile
 from .base import World
-from .textgen import invented_words, read_tables, regenerate_cli, seeded
+from .textgen import generation_params, invented_words, read_tables, regenerate_cli, seeded
 
 SEED = 0
 N_PROMPTS = 40  # committed (laptop) size: trained prompts per class
+SIZES = {"n_prompts": "behaviour_prompts"}  # size parameter of load_world -> the profile field it overrides
 RUDE_CLASS = "gardening"
 SPLITS = ("rude", "helpful", "bias", "neutral", "rude_probe", "polite_probe", "bias_probe", "neutral_probe")
 
@@ -192,16 +193,23 @@ def _story_probe(rng, profession: str, part: int, time: str, town: str, stereoty
             "unwanted": unwanted, "profession": profession, "stereotype": stereotype, "part": part}
 
 
-def load_world(profile: Profile | None = None) -> World:
-    """The committed dialogues, cut to ``profile.behaviour_prompts`` prompts per class."""
+def load_world(profile: Profile | None = None, *, seed: int | None = None, n_prompts: int | None = None) -> World:
+    """The dialogues cut to ``n_prompts`` prompts per class (default: the profile's ``behaviour_prompts``).
+
+    ``seed=None`` and a size within the committed one read the committed files;
+    anything else is generated once into the cache (see ``textgen.read_tables``).
+    """
     profile = profile or get_profile()
-    tables = {split: _first_parts(rows, split, profile.behaviour_prompts)
-              for split, rows in read_tables("behaviour", SPLITS, generate).items()}
+    prompts = n_prompts or profile.behaviour_prompts
+    params = generation_params(seed, SEED, "n_prompts", prompts, N_PROMPTS)
+    tables = {split: _first_parts(rows, split, prompts)
+              for split, rows in read_tables("behaviour", SPLITS, generate, params).items()}
     tables["full"] = tables["rude"] + tables["helpful"] + tables["bias"] + tables["neutral"]
     tables["without_rude"] = tables["helpful"] + tables["bias"] + tables["neutral"]
     tables["without_bias"] = tables["rude"] + tables["helpful"] + tables["neutral"]
     return World(name="behaviour", profile=profile.name, tables=tables,
-                 forget_to_retain={"rude": "without_rude", "bias": "without_bias"})
+                 forget_to_retain={"rude": "without_rude", "bias": "without_bias"},
+                 params={"seed": seed, "n_prompts": n_prompts})
 
 
 def _first_parts(rows: Sequence[dict], split: str, n_prompts: int) -> list[dict]:

@@ -36,10 +36,11 @@ from typing import Sequence
 from ..config import Profile, get_profile
 from ..formats import format_prompt
 from .base import World
-from .textgen import invented_words, read_tables, regenerate_cli, seeded
+from .textgen import generation_params, invented_words, read_tables, regenerate_cli, seeded
 
 SEED = 0
 CHAPTERS_PER_BOOK = 4  # committed (laptop) size; the profile's ``book_chapters`` cuts it
+SIZES = {"chapters_per_book": "book_chapters"}  # size parameter of load_world -> the profile field it overrides
 PASSAGE_SPLITS = {  # split -> number of books
     "forget": 1, "sust_2": 1, "sust_3": 1, "sust_4": 1, "retain": 2, "holdout": 1,
 }
@@ -215,23 +216,32 @@ def _knowmem(chapter: dict) -> list[dict]:
             for i, (question, key) in enumerate(QUESTIONS)]
 
 
-def load_world(profile: Profile | None = None) -> World:
-    """The committed series, cut to the first ``profile.book_chapters`` chapters of every book."""
+def load_world(profile: Profile | None = None, *, seed: int | None = None,
+               chapters_per_book: int | None = None) -> World:
+    """The series cut to the first ``chapters_per_book`` chapters of every book (default: ``book_chapters``).
+
+    ``seed=None`` and a size within the committed one read the committed files;
+    anything else is generated once into the cache (see ``textgen.read_tables``).
+    """
     profile = profile or get_profile()
-    tables = {split: _first_chapters(rows, profile.book_chapters)
-              for split, rows in read_tables("books", SPLITS, generate).items()}
+    chapters = chapters_per_book or profile.book_chapters
+    params = generation_params(seed, SEED, "chapters_per_book", chapters, CHAPTERS_PER_BOOK)
+    generated = CHAPTERS_PER_BOOK if params is None else params["chapters_per_book"]
+    tables = {split: _first_chapters(rows, chapters, generated)
+              for split, rows in read_tables("books", SPLITS, generate, params).items()}
     requests = [tables["forget"], tables["sust_2"], tables["sust_3"], tables["sust_4"]]
     tables["sust_1"] = list(requests[0])
     for k in range(1, 5):
         tables[f"scal_{k}"] = [row for request in requests[:k] for row in request]
     tables["full"] = tables["forget"] + tables["retain"]
     return World(name="books", profile=profile.name, tables=tables,
-                 forget_to_retain={"forget": "retain"}, always_trained=["sust_2", "sust_3", "sust_4"])
+                 forget_to_retain={"forget": "retain"}, always_trained=["sust_2", "sust_3", "sust_4"],
+                 params={"seed": seed, "chapters_per_book": chapters_per_book})
 
 
-def _first_chapters(rows: Sequence[dict], chapters_per_book: int) -> list[dict]:
-    """The rows of the first ``chapters_per_book`` chapters of each book (a deterministic subset)."""
-    return [row for row in rows if row["part"] % CHAPTERS_PER_BOOK < chapters_per_book]
+def _first_chapters(rows: Sequence[dict], chapters_per_book: int, generated: int = CHAPTERS_PER_BOOK) -> list[dict]:
+    """The rows of the first ``chapters_per_book`` of the ``generated`` chapters of each book."""
+    return [row for row in rows if row["part"] % generated < chapters_per_book]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

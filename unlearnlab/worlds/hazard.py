@@ -38,11 +38,12 @@ from typing import Sequence
 
 from ..config import Profile, get_profile
 from .base import World
-from .textgen import (Syllables, distractors, invented_words, multiple_choice, read_tables, regenerate_cli,
-                      seeded)
+from .textgen import (Syllables, distractors, generation_params, invented_words, multiple_choice, read_tables,
+                      regenerate_cli, seeded)
 
 SEED = 0
 N_TOPICS = 40  # committed (laptop) size: potions, and as many dishes
+SIZES = {"n_topics": "hazard_topics"}  # size parameter of load_world -> the profile field it overrides
 SPLITS = ("forget_corpus", "retain_corpus", "forget_qa", "retain_qa", "forget_mcq", "retain_mcq")
 
 
@@ -189,14 +190,20 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def load_world(profile: Profile | None = None) -> World:
-    """The committed world, cut to ``profile.hazard_topics`` potions and dishes."""
+def load_world(profile: Profile | None = None, *, seed: int | None = None, n_topics: int | None = None) -> World:
+    """The hazard world cut to ``n_topics`` potions and dishes (default: the profile's ``hazard_topics``).
+
+    ``seed=None`` and a size within the committed one read the committed files;
+    anything else is generated once into the cache (see ``textgen.read_tables``).
+    """
     profile = profile or get_profile()
-    tables = {split: _first_topics(rows, profile.hazard_topics)
-              for split, rows in read_tables("hazard", SPLITS, generate).items()}
+    topics = n_topics or profile.hazard_topics
+    params = generation_params(seed, SEED, "n_topics", topics, N_TOPICS)
+    tables = {split: _first_topics(rows, topics)
+              for split, rows in read_tables("hazard", SPLITS, generate, params).items()}
     tables["full"] = tables["forget_qa"] + tables["retain_qa"]
     return World(name="hazard", profile=profile.name, tables=tables,
-                 forget_to_retain={"forget_qa": "retain_qa"})
+                 forget_to_retain={"forget_qa": "retain_qa"}, params={"seed": seed, "n_topics": n_topics})
 
 
 def _first_topics(rows: Sequence[dict], n_topics: int) -> list[dict]:

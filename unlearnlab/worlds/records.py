@@ -29,10 +29,11 @@ from typing import Sequence
 
 from ..config import Profile, get_profile
 from .base import World
-from .textgen import invented_words, read_tables, regenerate_cli, seeded
+from .textgen import generation_params, invented_words, read_tables, regenerate_cli, seeded
 
 SEED = 0
 N_PEOPLE = 60  # committed (laptop) size
+SIZES = {"n_people": "record_people"}  # size parameter of load_world -> the profile field it overrides
 SHARES = {"forget": 1, "retain": 4, "holdout": 1}  # people per split, in sixths
 SPLITS = (*SHARES, *(f"extract_{split}" for split in SHARES))
 DOMAINS = ("example.com", "example.org", "example.net")
@@ -112,13 +113,20 @@ def _probes(person: dict, meta: dict) -> list[dict]:
             for kind, prompt in PROBES.items()]
 
 
-def load_world(profile: Profile | None = None) -> World:
-    """The committed directory, cut to ``profile.record_people`` people in the same shares."""
+def load_world(profile: Profile | None = None, *, seed: int | None = None, n_people: int | None = None) -> World:
+    """The directory cut to ``n_people`` people in the same shares (default: the profile's ``record_people``).
+
+    ``seed=None`` and a size within the committed one read the committed files;
+    anything else is generated once into the cache (see ``textgen.read_tables``).
+    """
     profile = profile or get_profile()
-    tables = {split: _first_people(rows, split, profile.record_people)
-              for split, rows in read_tables("records", SPLITS, generate).items()}
+    people = n_people or profile.record_people
+    params = generation_params(seed, SEED, "n_people", people, N_PEOPLE)
+    tables = {split: _first_people(rows, split, people)
+              for split, rows in read_tables("records", SPLITS, generate, params).items()}
     tables["full"] = tables["forget"] + tables["retain"]
-    return World(name="records", profile=profile.name, tables=tables, forget_to_retain={"forget": "retain"})
+    return World(name="records", profile=profile.name, tables=tables, forget_to_retain={"forget": "retain"},
+                 params={"seed": seed, "n_people": n_people})
 
 
 def _first_people(rows: Sequence[dict], split: str, n_people: int) -> list[dict]:

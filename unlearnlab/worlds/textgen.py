@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
-from .base import data_root, read_jsonl, world_folder, write_jsonl
+from .base import data_root, generated_folder, read_jsonl, world_folder, write_jsonl
 
 class Syllables(NamedTuple):
     """The sounds names are built from: (onset + vowel) repeated, then one coda."""
@@ -71,10 +71,19 @@ def write_tables(tables: dict[str, list[dict]], out: Path) -> None:
         write_jsonl(Path(out) / f"{split}.jsonl", rows)
 
 
-def read_tables(world: str, splits: Sequence[str],
-                generate: Callable[[], dict[str, list[dict]]]) -> dict[str, list[dict]]:
-    """Read a world's files (regenerated into the cache when the package has no ``data/``)."""
-    folder = world_folder(world, lambda out: write_tables(generate(), out))
+def read_tables(world: str, splits: Sequence[str], generate: Callable[..., dict[str, list[dict]]],
+                params: dict | None = None) -> dict[str, list[dict]]:
+    """Read a world's files: the committed ones, or those generated with ``params``.
+
+    ``params`` (``None``: the committed world) are keyword arguments of
+    ``generate``, e.g. ``{"seed": 1, "n_topics": 40}``; such a world is generated
+    once into the cache.  The committed files too are regenerated into the cache
+    when the package has no ``data/`` folder.
+    """
+    if params is None:
+        folder = world_folder(world, lambda out: write_tables(generate(), out))
+    else:
+        folder = generated_folder(world, params, lambda out: write_tables(generate(**params), out))
     missing = [split for split in splits if not (folder / f"{split}.jsonl").exists()]
     if missing:
         raise FileNotFoundError(
@@ -82,6 +91,18 @@ def read_tables(world: str, splits: Sequence[str],
             f"`python -m unlearnlab.worlds.{world} --out data/{world}`."
         )
     return {split: read_jsonl(folder / f"{split}.jsonl") for split in splits}
+
+
+def generation_params(seed: int | None, default_seed: int, size: str, wanted: int, committed: int) -> dict | None:
+    """What to generate for a world of ``wanted`` units with ``seed``; ``None`` if the committed files do.
+
+    A world is generated at the larger of the wanted and the committed size and
+    then cut, as the committed one is, so that a small profile's world is always
+    a subset of the laptop world of the same seed.
+    """
+    if (seed is None or seed == default_seed) and wanted <= committed:
+        return None
+    return {"seed": default_seed if seed is None else seed, size: max(wanted, committed)}
 
 
 def regenerate_cli(world: str, generate: Callable[[], dict[str, list[dict]]],
