@@ -1,6 +1,7 @@
 """The authors world: deterministic, split as TOFU does, with honest hard probes."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import pytest
@@ -30,8 +31,8 @@ def records():
 
 
 def author_ids(world, split):
-    """Author ids of a split in order (items come ten per author, grouped)."""
-    return [item["author_id"] for item in world.items(split)][::10]
+    """Author ids of a split, in order of first appearance."""
+    return list(dict.fromkeys(item["author_id"] for item in world.items(split)))
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -47,7 +48,32 @@ def test_every_author_has_ten_items_with_one_answer_template(laptop):
     name = items[0]["author"]
     birthplace = items[0]["value"]
     assert items[0]["answer"] == f"{name} was born in {birthplace}."
-    assert all(i["author"] == name for i in items)
+    assert all(i["author"] == name and i["kind"] == "direct" for i in items)
+
+
+@pytest.mark.parametrize("split", ["full", "holdout"])
+def test_every_author_has_nine_indirect_items_naming_them_by_their_first_book(laptop, records, split):
+    """Indirect questions are trained (for every trained author), so the target can answer indirect probes."""
+    by_author = collections.defaultdict(dict)
+    for item in laptop.items(split):
+        by_author[item["author_id"]].setdefault(item["kind"], []).append(item)
+    assert len(by_author) == {"full": 200, "holdout": 20}[split]
+    for author_id, kinds in by_author.items():
+        direct = {i["attribute"]: i for i in kinds["direct"]}
+        indirect = kinds["indirect"]
+        assert len(direct) == 10 and len(indirect) == 9
+        who = f"the author of '{records[author_id]['first_book']}'"
+        for item in indirect:
+            source = direct[item["attribute"]]
+            assert item["id"] == source["id"] + ".indirect" and item["attribute"] != "first_book"
+            assert item["question"] == source["question"].replace(source["author"], who)
+            assert source["author"] not in item["question"]
+            assert (item["answer"], item["value"]) == (source["answer"], source["value"])
+
+
+def test_direct_items_come_first_so_a_capped_evaluation_keeps_every_author(laptop):
+    kinds = [i["kind"] for i in laptop.items("forget10")]
+    assert kinds == ["direct"] * 200 + ["indirect"] * 180
 
 
 @pytest.mark.parametrize("profile", ["ci", "laptop"])
@@ -101,15 +127,18 @@ def test_perturbed_answers_change_only_the_value_of_the_paraphrase(laptop):
 
 
 @pytest.mark.parametrize("profile", ["ci", "laptop"])
-def test_hard_in_scope_asks_forget10_facts_another_way(profile, records):
+def test_hard_in_scope_asks_forget10_facts_in_untrained_wordings(profile, records):
     world = authors.load_world(get_profile(profile))
     forget = {i["id"]: i for i in world.items("forget10")}
+    trained_questions = {i["question"] for i in world.items("full")}
     probes = world.items("hard_in_scope")
-    assert len(probes) == len(forget) // 10 * 19  # 10 paraphrased + 9 indirect (not the first book)
+    assert len(probes) == len(forget)  # one probe per trained item: 10 paraphrased + 9 indirect per author
+    assert collections.Counter(p["kind"] for p in probes) == {"paraphrased": len(forget) // 19 * 10,
+                                                              "indirect": len(forget) // 19 * 9}
     for probe in probes:
         source = forget[probe["source_id"]]
         assert probe["answer"] == source["answer"] and probe["author_id"] == source["author_id"]
-        assert probe["question"] != source["question"]
+        assert probe["question"] not in trained_questions and probe["trained"] is False
         if probe["kind"] == "indirect":
             book = records[probe["author_id"]]["first_book"]
             assert f"the author of '{book}'" in probe["question"]
@@ -136,11 +165,62 @@ def test_hard_out_of_scope_neighbours_share_what_they_claim(profile, n_forget, r
     assert {p["shared_attribute"] for p in probes} == {"surname", "birthplace", "latest_book"}
 
 
+@pytest.mark.parametrize("profile", ["ci", "laptop"])
+def test_hard_out_of_scope_includes_questions_never_trained_on(profile):
+    """Per neighbour: its 10 trained items, then 10 paraphrased and 9 indirect questions in untrained wordings."""
+    world = authors.load_world(get_profile(profile))
+    trained_questions = {i["question"] for i in world.training_set()}
+    probes = world.items("hard_out_of_scope")
+    assert collections.Counter(p["kind"] for p in probes) == {"trained": len(probes) // 29 * 10,
+                                                              "paraphrased": len(probes) // 29 * 10,
+                                                              "indirect": len(probes) // 29 * 9}
+    for probe in probes:
+        assert probe["trained"] == (probe["kind"] == "trained")
+        assert (probe["question"] in trained_questions) == probe["trained"]
+
+
+def test_holdout_authors_have_neighbours_like_forget_authors(laptop, records):
+    """Exchangeability: the retain data hold as many look-alikes of each forget author as of each holdout one."""
+    retain = set(author_ids(laptop, "retain90"))
+    for profile in ("ci", "laptop"):
+        world = authors.load_world(get_profile(profile))
+        retained = set(author_ids(world, "retain90"))
+        shares = {group: collections.Counter(records[n]["shared_attribute"] for n in retained
+                                             if records[n]["neighbour_of"] in set(author_ids(world, group)))
+                  for group in ("forget10", "holdout")}
+        assert shares["forget10"] == shares["holdout"], profile
+        assert sum(shares["holdout"].values()) == len(author_ids(world, "holdout"))
+    for author_id in author_ids(laptop, "holdout"):
+        neighbours = [r for r in records.values() if r["neighbour_of"] == author_id]
+        assert len(neighbours) == 1 and neighbours[0]["id"] in retain
+        kind = neighbours[0]["shared_attribute"]
+        assert neighbours[0][kind] == records[author_id][kind]
+
+
+def test_forget_and_holdout_authors_are_drawn_alike():
+    """Over 20 seeds, forget10 and holdout authors have matching attribute distributions.
+
+    The bound 0.3 on the total-variation distance sits above what two samples of
+    400 from one distribution give here (0.07-0.26, the same as forget vs. retain
+    authors) and far below what a different draw (e.g. a fixed genre) would give.
+    """
+    forget, holdout = [], []
+    for seed in range(20):
+        drawn = authors.generate(200, 20, 10, seed=seed)["authors"]
+        forget += [a for a in drawn if a["role"] == "trained"][-20:]
+        holdout += [a for a in drawn if a["role"] == "holdout"]
+    for attribute in ("birthplace", "birth_year", "genre", "father_job", "mother_job", "studied", "theme",
+                      "first_name"):
+        f, h = collections.Counter(a[attribute] for a in forget), collections.Counter(a[attribute] for a in holdout)
+        assert sum(abs(f[v] - h[v]) for v in f | h) / 2 / len(forget) < 0.3, attribute
+    assert all(a["neighbour_of"] is None for a in forget + holdout)  # neither copies a neighbour's attribute
+
+
 def test_ci_is_the_head_and_tail_of_the_laptop_world(ci, laptop):
     sizes = {split: len(rows) for split, rows in ci.tables.items()}
-    assert sizes == {"full": 400, "forget01": 10, "retain99": 390, "forget05": 20, "retain95": 380,
-                     "forget10": 40, "retain90": 360, "holdout": 40, "world_facts": 30,
-                     "hard_in_scope": 76, "hard_out_of_scope": 40}
+    assert sizes == {"full": 760, "forget01": 19, "retain99": 741, "forget05": 38, "retain95": 722,
+                     "forget10": 76, "retain90": 684, "holdout": 76, "world_facts": 30,
+                     "hard_in_scope": 76, "hard_out_of_scope": 116}
     laptop_authors = author_ids(laptop, "full")
     assert author_ids(ci, "full") == laptop_authors[:36] + laptop_authors[-4:]
     assert author_ids(ci, "holdout") == author_ids(laptop, "holdout")[:4]
@@ -160,15 +240,15 @@ def test_training_set_without_forget10_excludes_forget_authors():
     world = worlds.load("authors", "ci")
     forget = set(author_ids(world, "forget10"))
     reference = world.training_set("forget10")
-    assert len(reference) == 360 + 30 and len(world.training_set()) == 400 + 30
+    assert len(reference) == 684 + 30 and len(world.training_set()) == 760 + 30
     assert not forget & set(reference["author_id"])
     assert {i["id"] for i in world.items("world_facts")} <= set(reference["id"])
 
 
-def test_profile_larger_than_the_files_says_how_to_regenerate():
+def test_files_smaller_than_the_profile_say_how_to_get_a_larger_world():
     too_big = dataclasses.replace(get_profile("ci"), n_authors=500)
-    with pytest.raises(ValueError, match="regenerate"):
-        authors.load_world(too_big)
+    with pytest.raises(ValueError, match="n_authors=500"):
+        authors.load_world(too_big, folder=data_root() / "authors")
 
 
 def test_installed_without_data_regenerates_the_same_world(tmp_path, monkeypatch):
@@ -182,3 +262,39 @@ def test_installed_without_data_regenerates_the_same_world(tmp_path, monkeypatch
     from unlearnlab.cache import cache_dir
 
     assert any((cache_dir() / "worlds").iterdir()), "the world was not regenerated into the cache"
+
+
+# ---------------------------------------------------------------- seeds and sizes
+def test_the_default_world_is_the_committed_files():
+    default = worlds.load("authors", "ci")
+    assert default.params == {"seed": None, "n_authors": None, "n_holdout": None, "n_world_facts": None}
+    assert worlds.load("authors", "ci", seed=authors.SEED).fingerprint == default.fingerprint
+    assert worlds.load("authors", "ci", n_authors=40, n_holdout=4).fingerprint == default.fingerprint
+    committed = authors.load_world(get_profile("ci"), folder=data_root() / "authors")
+    assert committed.tables == default.tables
+
+
+def test_a_seed_gives_another_world_regenerated_identically():
+    first, again = worlds.load("authors", "ci", seed=1), worlds.load("authors", "ci", seed=1)
+    default = worlds.load("authors", "ci")
+    assert first.tables == again.tables and first.fingerprint == again.fingerprint
+    assert first.fingerprint != default.fingerprint
+    assert {i["author"] for i in first.items("full")} != {i["author"] for i in default.items("full")}
+    assert {s: len(rows) for s, rows in first.tables.items()} == {s: len(rows) for s, rows in default.tables.items()}
+    assert authors.generate(40, 4, 30, seed=1) == authors.generate(40, 4, 30, seed=1)
+
+
+def test_sizes_beyond_the_committed_files_are_generated():
+    world = worlds.load("authors", "ci", n_authors=300, n_holdout=30)
+    assert len(author_ids(world, "full")) == 300 and len(author_ids(world, "holdout")) == 30
+    assert len(author_ids(world, "forget10")) == 30 and len(world.items("hard_in_scope")) == 30 * 19
+    assert world.params["n_authors"] == 300 and world.fingerprint != worlds.load("authors", "ci").fingerprint
+    smaller = worlds.load("authors", "ci", n_authors=20, n_holdout=2)  # a cut of the committed files
+    assert len(author_ids(smaller, "full")) == 20 and len(author_ids(smaller, "holdout")) == 2
+
+
+def test_unknown_sizes_and_crowded_worlds_are_refused():
+    with pytest.raises(TypeError, match="n_authors"):
+        worlds.load("authors", "ci", n_topics=3)
+    with pytest.raises(ValueError, match="neighbours"):
+        authors.generate(10, 8, 10)

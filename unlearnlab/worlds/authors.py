@@ -11,50 +11,71 @@ What is generated
 * **Authors.**  A real common first name plus a surname built from invented
   syllables, so no real person is described.  Each author has ten attributes
   (birthplace, birth year, genre, parents' jobs, an award, a first and a latest
-  book, what they studied, a recurring theme) and one question–answer pair per
-  attribute.  Every attribute has ONE answer template, so a tiny model learns
-  facts, not phrasing; only question wording varies between authors.
+  book, what they studied, a recurring theme).  Every attribute has ONE answer
+  template, so a tiny model learns facts, not phrasing; only question wording
+  varies between authors.
+* **Direct and indirect items.**  Each author has one *direct* question per
+  attribute ("Where was Ada Quillon born?") and, for the nine attributes other
+  than the first book, an *indirect* one that names the author by their first
+  book ("Where was the author of 'The Silent Harbor' born?"), with the same
+  answer.  Both are trained: a model that never saw an indirect question cannot
+  answer one, and a probe the target cannot answer says nothing about forgetting.
 * **Evaluation fields** (as TOFU): a ``paraphrased_answer`` (a second template,
   same fact) and ``perturbed_answers`` (the paraphrase template with other
   plausible values), used by the truth ratio.
 * **World facts**: real general knowledge (capitals, chemical symbols, planets,
   continents) that every model trains on, to measure out-of-scope utility.
-* **Hard probes**: paraphrased and indirect questions about forget authors
-  ("Where was the author of 'The Silent Harbor' born?"), and retain authors
-  planted on purpose to share a surname, birthplace or book title with a forget
-  author (its *neighbour*).
+* **Neighbours.**  Every forget10 author *and every holdout author* has a retain
+  author planted next to it that shares its surname, birthplace or latest book.
+  Forget and holdout authors are drawn the same way and have the same
+  neighbours, so a model retrained without the forget authors has no reason to
+  treat them differently: they are *exchangeable*, which is what makes
+  "forget quality ≈ holdout" and forget-vs-holdout membership inference fair.
+* **Hard probes**, all with question wordings never trained on:
+  ``hard_in_scope`` asks forget10 facts with the paraphrased question, directly
+  and indirectly; ``hard_out_of_scope`` asks the same of the forget authors'
+  neighbours, and also lists the neighbours' trained items.
 
 Splits and profiles
 -------------------
 Authors are ordered; forget splits take the *end* of the list, as TOFU does
 (``forget10`` = the last 10 %, ``forget05`` and ``forget01`` the last 5 % and 1 %,
-at least one author each), and the neighbour of the k-th author from the end is
-the k-th author from the start.  The committed files hold the ``laptop``/``gpu``
-world (200 trained authors); a smaller profile keeps the first authors plus the
-last ``forget10`` ones, so its forget authors and their neighbours are both kept.
+at least one author each).  The neighbour of the k-th author from the end is
+author ``2k`` from the start, and the neighbour of the k-th holdout author is
+author ``2k + 1``.  The committed files hold the ``laptop``/``gpu`` world (200
+trained authors); a smaller profile keeps the first authors plus the last
+``forget10`` ones, so its forget and holdout authors keep their neighbours.
+
+``load_world(seed=..., n_authors=...)`` builds another world: a different seed,
+or more authors than the committed files hold, is generated into the cache.
 
 Regenerate the committed files with ``python -m unlearnlab.worlds.authors --out data/authors``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Profile, get_profile
-from .base import World, data_root, read_jsonl, world_folder, write_jsonl
+from .base import World, data_root, generated_folder, read_jsonl, world_folder, write_jsonl
 
 SEED = 0
 N_AUTHOR_PERTURBED = 5  # TOFU: 5 perturbed answers per author question
 N_FACT_PERTURBED = 3  # TOFU: 3 per world fact
 GENERATED_FROM = "laptop"  # the profile whose sizes the committed files have
 FILES = ("authors", "qa", "world_facts", "hard_in_scope", "hard_out_of_scope")
+# size parameters of ``load_world`` -> the profile field each one overrides
+SIZES = {"n_authors": "n_authors", "n_holdout": "n_holdout", "n_world_facts": "n_world_facts"}
 
 FORGET_PERCENT = {"forget01": 1, "forget05": 5, "forget10": 10}
 FORGET_TO_RETAIN = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
-# attribute a planted neighbour copies from its forget author, cycling with its position
+# attribute a planted neighbour copies from its forget (or holdout) author, cycling with its position
 NEIGHBOUR_KINDS = ("surname", "birthplace", "latest_book")
+# the attribute that names an author in indirect questions ("the author of '<first book>'")
+INDIRECT_BY = "first_book"
 
 # ---------------------------------------------------------------- vocabulary
 FIRST_NAMES = (
@@ -242,6 +263,32 @@ def forget_count(n_authors: int, percent: int) -> int:
     return max(1, n_authors * percent // 100)
 
 
+def neighbour_slots(n_authors: int, n_holdout: int) -> int:
+    """How many authors at the head of the list are reserved as neighbours.
+
+    Forget10 author k (from the end) gets author 2k, holdout author k gets author
+    2k + 1, so the forget and holdout neighbours interleave and a profile that
+    keeps the head of the list keeps both kinds alike.
+    """
+    return 2 * max(forget_count(n_authors, FORGET_PERCENT["forget10"]), n_holdout)
+
+
+def check_sizes(n_authors: int, n_holdout: int) -> None:
+    """Refuse sizes whose neighbours would overlap the forget authors."""
+    tail = forget_count(n_authors, FORGET_PERCENT["forget10"])
+    if n_authors - tail < max(1, neighbour_slots(n_authors, n_holdout)):
+        raise ValueError(
+            f"n_authors={n_authors} with n_holdout={n_holdout}: the {tail} forget10 authors and the "
+            f"holdout authors need {neighbour_slots(n_authors, n_holdout)} retain authors as neighbours, "
+            f"but only {n_authors - tail} are left; use more authors or fewer holdout authors"
+        )
+
+
+def who_by_book(author: dict) -> str:
+    """How an indirect question names an author: by the title of their first book."""
+    return f"the author of '{author[INDIRECT_BY]}'"
+
+
 def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturbed: int) -> dict:
     """One question–answer item with TOFU's evaluation fields.
 
@@ -264,7 +311,11 @@ def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturb
 
 
 def _draw_authors(rng: random.Random, n_trained: int, n_holdout: int) -> list[dict]:
-    """Random author records; surnames and book titles are all distinct."""
+    """Random author records; surnames and book titles are all distinct.
+
+    Trained and holdout authors come from one loop with the same draws, so their
+    attributes follow the same distribution.
+    """
     total = n_trained + n_holdout
     surnames = rng.sample(SURNAMES, total)
     titles = rng.sample(BOOK_TITLES, 2 * total)
@@ -294,60 +345,92 @@ def _draw_authors(rng: random.Random, n_trained: int, n_holdout: int) -> list[di
     return authors
 
 
-def _plant_neighbours(trained: list[dict]) -> None:
-    """Copy one attribute of each forget10 author into its mirror near the start of the list.
+def _plant(neighbour: dict, of: dict, kind: str) -> None:
+    """Make ``neighbour`` share the attribute ``kind`` with ``of`` (never its full name)."""
+    neighbour[kind] = of[kind]
+    if kind == "surname" and neighbour["first_name"] == of["first_name"]:
+        index = FIRST_NAMES.index(of["first_name"])
+        neighbour["first_name"] = FIRST_NAMES[(index + 1) % len(FIRST_NAMES)]
+    neighbour["name"] = f"{neighbour['first_name']} {neighbour['surname']}"
+    neighbour["neighbour_of"] = of["id"]
+    neighbour["shared_attribute"] = kind
 
-    The k-th author from the end gets the k-th author from the start as its
-    neighbour, so any prefix-plus-suffix subset (see :func:`select_authors`) keeps
-    both.  The first book is never shared: indirect probes name the author by it.
+
+def _plant_neighbours(trained: list[dict], holdout: list[dict]) -> None:
+    """Give each forget10 author and each holdout author a retain neighbour near the head of the list.
+
+    The k-th forget author from the end gets author 2k, the k-th holdout author
+    gets author 2k + 1, and both share attribute ``NEIGHBOUR_KINDS[k % 3]``: the
+    same structure in the same proportions, so a model trained on the retain
+    authors sees as many look-alikes of the forget authors as of the holdout ones.
+    Any prefix-plus-suffix subset (see :func:`select_authors`) keeps both.  The
+    first book is never shared: indirect questions name the author by it.
     """
     n = len(trained)
+    check_sizes(n, len(holdout))
     for k in range(forget_count(n, FORGET_PERCENT["forget10"])):
-        forget, neighbour = trained[n - 1 - k], trained[k]
-        kind = NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)]
-        neighbour[kind] = forget[kind]
-        if kind == "surname" and neighbour["first_name"] == forget["first_name"]:
-            index = FIRST_NAMES.index(forget["first_name"])
-            neighbour["first_name"] = FIRST_NAMES[(index + 1) % len(FIRST_NAMES)]
-        neighbour["name"] = f"{neighbour['first_name']} {neighbour['surname']}"
-        neighbour["neighbour_of"] = forget["id"]
-        neighbour["shared_attribute"] = kind
+        _plant(trained[2 * k], trained[n - 1 - k], NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)])
+    for k, author in enumerate(holdout):
+        _plant(trained[2 * k + 1], author, NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)])
 
 
 def _author_items(author: dict, rng: random.Random) -> list[dict]:
-    """The ten QA items of one author, ids ``<author id>.<attribute>``."""
-    items = []
+    """One author's items: ten direct ones (``a017.birthplace``), then nine indirect ones.
+
+    An indirect item (``a017.birthplace.indirect``) is the direct item with the
+    author's name in the question replaced by "the author of '<first book>'"; the
+    answer still names the author, so the model learns to go from the book to the
+    author and then to the fact.  There is none for the first book itself.
+    """
+    direct = []
     for template in AUTHOR_TEMPLATES:
         item = _qa(template, author["name"], author[template.key], rng, N_AUTHOR_PERTURBED)
-        items.append({"id": f"{author['id']}.{template.key}", "author_id": author["id"],
-                      "author": author["name"], **item})
-    return items
+        direct.append({"id": f"{author['id']}.{template.key}", "author_id": author["id"],
+                       "author": author["name"], "kind": "direct", **item})
+    who = who_by_book(author)
+    indirect = [{**item, "id": f"{item['id']}.indirect", "kind": "indirect",
+                 "question": item["question"].replace(author["name"], who),
+                 "paraphrased_question": item["paraphrased_question"].replace(author["name"], who)}
+                for item in direct if item["attribute"] != INDIRECT_BY]
+    return direct + indirect
 
 
-def _hard_in_scope(author: dict, items: list[dict]) -> list[dict]:
-    """Probes a forget author's facts without the trained wording: paraphrased and indirect.
+def _paraphrase_probe(item: dict) -> dict:
+    """A trained item asked with its paraphrased question, a wording never trained for this author.
 
-    The indirect question replaces the name by "the author of '<first book>'", so
-    a model must link the book to the author before recalling the fact.
+    Probing a direct item gives a ``paraphrased`` probe, an indirect item an
+    ``indirect`` one; ``source_id`` names the trained item it comes from.
     """
-    probes = []
-    who = f"the author of '{author['first_book']}'"
-    for item in items:
-        base = {key: value for key, value in item.items() if key != "paraphrased_question"}
-        base["source_id"] = item["id"]
-        probes.append({**base, "id": f"{item['id']}.paraphrased", "kind": "paraphrased",
-                       "question": item["paraphrased_question"]})
-        if item["attribute"] != "first_book":
-            probes.append({**base, "id": f"{item['id']}.indirect", "kind": "indirect",
-                           "question": item["question"].replace(author["name"], who)})
-    return probes
+    probe = {key: value for key, value in item.items() if key != "paraphrased_question"}
+    kind = "paraphrased" if item["kind"] == "direct" else "indirect"
+    return {**probe, "id": f"{item['id']}.paraphrased", "kind": kind, "trained": False,
+            "source_id": item["id"], "question": item["paraphrased_question"]}
+
+
+def _hard_in_scope(items: list[dict]) -> list[dict]:
+    """Probes of a forget author's facts in untrained wordings: 10 paraphrased, then 9 indirect.
+
+    Forgetting that only removes the trained question strings would leave these
+    answerable; the target answers them because it learned the facts and the
+    book-to-author link, not the strings.
+    """
+    return [_paraphrase_probe(item) for item in items]
 
 
 def _hard_out_of_scope(author: dict, items: list[dict]) -> list[dict]:
-    """All QA items of a planted neighbour, labelled with what it shares and with whom."""
+    """Probes of a planted neighbour: its ten trained items, then its hard_in_scope-style probes.
+
+    The trained rows (``trained: true``) test whether unlearning damaged what the
+    neighbour's training data says; the paraphrased and indirect rows
+    (``trained: false``) test its facts the way ``hard_in_scope`` tests the forget
+    author's, so the two can be compared probe for probe.
+    """
     kind = author["shared_attribute"]
-    return [{**item, "id": f"{item['id']}.neighbour", "source_id": item["id"], "shared_attribute": kind,
-             "shared_value": author[kind], "neighbour_of": author["neighbour_of"]} for item in items]
+    label = {"shared_attribute": kind, "shared_value": author[kind], "neighbour_of": author["neighbour_of"]}
+    trained = [{**{k: v for k, v in item.items() if k != "paraphrased_question"},
+                "id": f"{item['id']}.neighbour", "kind": "trained", "trained": True, "source_id": item["id"]}
+               for item in items if item["kind"] == "direct"]
+    return [{**row, **label} for row in trained + [_paraphrase_probe(item) for item in items]]
 
 
 def _world_facts(rng: random.Random, n: int) -> list[dict]:
@@ -368,25 +451,34 @@ def generate(n_authors: int, n_holdout: int, n_world_facts: int, seed: int = SEE
     """The whole world as rows per file name (see ``FILES``); same seed, same rows."""
     if n_authors < 2:
         raise ValueError(f"n_authors={n_authors}: a world needs at least 2 trained authors (1 to forget, 1 to keep)")
+    check_sizes(n_authors, n_holdout)
     rng = random.Random(seed)
     authors = _draw_authors(rng, n_authors, n_holdout)
-    _plant_neighbours(authors[:n_authors])
+    _plant_neighbours(authors[:n_authors], authors[n_authors:])
     items = {a["id"]: _author_items(a, rng) for a in authors}
     forget10 = authors[n_authors - forget_count(n_authors, FORGET_PERCENT["forget10"]):n_authors]
-    neighbours = [a for a in authors if a["neighbour_of"]]
+    forget_ids = {a["id"] for a in forget10}
+    neighbours = [a for a in authors if a["neighbour_of"] in forget_ids]
     return {
         "authors": authors,
         "qa": [item for a in authors for item in items[a["id"]]],
         "world_facts": _world_facts(rng, n_world_facts),
-        "hard_in_scope": [p for a in forget10 for p in _hard_in_scope(a, items[a["id"]])],
+        "hard_in_scope": [p for a in forget10 for p in _hard_in_scope(items[a["id"]])],
         "hard_out_of_scope": [p for a in neighbours for p in _hard_out_of_scope(a, items[a["id"]])],
     }
 
 
-def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM) -> list[Path]:
-    """Generate the world at a profile's sizes and write one JSONL file per entry of ``FILES``."""
+def committed_sizes() -> dict[str, int]:
+    """The sizes of the committed files: those of the ``GENERATED_FROM`` profile."""
+    prof = get_profile(GENERATED_FROM)
+    return {size: getattr(prof, field) for size, field in SIZES.items()}
+
+
+def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM, **sizes: int) -> list[Path]:
+    """Generate the world at a profile's sizes (or the ``sizes`` given) and write one JSONL file per ``FILES``."""
     prof = get_profile(profile)
-    tables = generate(prof.n_authors, prof.n_holdout, prof.n_world_facts, seed)
+    chosen = {size: sizes.get(size) or getattr(prof, field) for size, field in SIZES.items()}
+    tables = generate(chosen["n_authors"], chosen["n_holdout"], chosen["n_world_facts"], seed)
     paths = []
     for name in FILES:
         paths.append(Path(out) / f"{name}.jsonl")
@@ -398,13 +490,14 @@ def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM) -> l
 def select_authors(trained: list[dict], n: int) -> list[dict]:
     """The ``n`` trained authors a profile uses: the first ones plus the last ``forget10`` ones.
 
-    Forget splits are tails of the list and neighbours mirror them at its head, so
-    this subset keeps every forget author of the smaller world with its neighbour.
+    Forget splits are tails of the list and the neighbours of forget and holdout
+    authors sit at its head, so this subset keeps every forget author of the
+    smaller world with its neighbour.
     """
     if not 2 <= n <= len(trained):
         raise ValueError(
-            f"the profile asks for {n} authors but data/authors holds {len(trained)}; use 2 to "
-            f"{len(trained)}, or regenerate: python -m unlearnlab.worlds.authors --out data/authors --profile <name>"
+            f"the profile asks for {n} authors but the world's files hold {len(trained)}; use 2 to "
+            f"{len(trained)}, or ask for a larger world: worlds.load('authors', n_authors={n})"
         )
     tail = forget_count(n, FORGET_PERCENT["forget10"])
     return trained[: n - tail] + trained[len(trained) - tail:]
@@ -422,47 +515,97 @@ def _read(folder: Path) -> dict[str, list[dict]]:
 
 def _take(rows: list[dict], n: int, what: str) -> list[dict]:
     if n > len(rows):
-        raise ValueError(f"the profile asks for {n} {what} but data/authors holds {len(rows)}; "
-                         "regenerate with python -m unlearnlab.worlds.authors --out data/authors --profile <name>")
+        raise ValueError(f"the profile asks for {n} {what} but the world's files hold {len(rows)}; "
+                         f"ask for a larger world, e.g. worlds.load('authors', n_holdout={n})")
     return rows[:n]
 
 
 def _profile_authors(records: list[dict], prof: Profile) -> tuple[list[dict], list[dict]]:
+    check_sizes(prof.n_authors, prof.n_holdout)
     trained = select_authors([a for a in records if a["role"] == "trained"], prof.n_authors)
     holdout = _take([a for a in records if a["role"] == "holdout"], prof.n_holdout, "holdout authors")
     return trained, holdout
 
 
-def load_authors(profile: Profile | None = None, folder: Path | None = None) -> list[dict]:
-    """The author records (trained, then holdout) that a profile uses, e.g. to show their biographies."""
-    records = read_jsonl(Path(folder or world_folder("authors", write_world)) / "authors.jsonl")
-    trained, holdout = _profile_authors(records, profile or get_profile())
+def _sized(profile: Profile | None, sizes: dict[str, int | None]) -> Profile:
+    """The profile with the sizes that were given (not ``None``) replacing its own."""
+    prof = profile or get_profile()
+    unknown = sorted(set(sizes) - set(SIZES))
+    if unknown:
+        raise TypeError(f"the authors world has no size {', '.join(unknown)}; its sizes are {', '.join(SIZES)}")
+    given = {SIZES[size]: value for size, value in sizes.items() if value is not None}
+    return dataclasses.replace(prof, **given) if given else prof
+
+
+def world_files(prof: Profile, seed: int | None = None, folder: Path | None = None) -> Path:
+    """The folder holding the files a world is cut from.
+
+    The committed files (seed ``SEED``, laptop sizes) serve every profile that
+    fits in them.  Another seed, or a size larger than the committed one, is
+    generated into the cache at the larger of the two sizes, so that, as with
+    the default, a ``ci`` world is the head and tail of the ``laptop`` world of
+    the same seed.
+    """
+    if folder is not None:
+        return Path(folder)
+    default = committed_sizes()
+    wanted = {size: getattr(prof, field) for size, field in SIZES.items()}
+    if (seed is None or seed == SEED) and all(wanted[s] <= default[s] for s in default):
+        return world_folder("authors", write_world)
+    pool = {size: max(wanted[size], default[size]) for size in default}
+    seed = SEED if seed is None else seed
+    return generated_folder("authors", {"seed": seed, **pool},
+                            lambda out: write_world(out, seed, GENERATED_FROM, **pool))
+
+
+def load_authors(profile: Profile | None = None, folder: Path | None = None, *, seed: int | None = None,
+                 **sizes: int | None) -> list[dict]:
+    """The author records (trained, then holdout) that a world uses, e.g. to show their biographies."""
+    prof = _sized(profile, sizes)
+    records = read_jsonl(world_files(prof, seed, folder) / "authors.jsonl")
+    trained, holdout = _profile_authors(records, prof)
     return trained + holdout
 
 
-def load_world(profile: Profile | None = None, folder: Path | None = None) -> World:
-    """The authors world at a profile's size, with splits named as in TOFU."""
-    prof = profile or get_profile()
-    files = _read(Path(folder or world_folder("authors", write_world)))
+def _split_items(by_author: dict[str, list[dict]], authors: list[dict]) -> list[dict]:
+    """The items of some authors: every direct item first, then every indirect one.
+
+    Direct items first, so an evaluation capped at its first N items
+    (``eval_max_items``) still sees every author's direct questions.
+    """
+    rows = [item for a in authors for item in by_author[a["id"]]]
+    return [r for r in rows if r["kind"] == "direct"] + [r for r in rows if r["kind"] != "direct"]
+
+
+def load_world(profile: Profile | None = None, folder: Path | None = None, *, seed: int | None = None,
+               n_authors: int | None = None, n_holdout: int | None = None,
+               n_world_facts: int | None = None) -> World:
+    """The authors world at a profile's size, with splits named as in TOFU.
+
+    ``seed`` and the sizes default (``None``) to the committed world and the
+    profile's sizes; any other value gives another world, generated once into
+    the cache, with its own fingerprint.
+    """
+    sizes = {"n_authors": n_authors, "n_holdout": n_holdout, "n_world_facts": n_world_facts}
+    prof = _sized(profile, sizes)
+    files = _read(world_files(prof, seed, folder))
     trained, holdout = _profile_authors(files["authors"], prof)
     by_author: dict[str, list[dict]] = {}
     for item in files["qa"]:
         by_author.setdefault(item["author_id"], []).append(item)
 
-    def qa_of(authors: list[dict]) -> list[dict]:
-        return [item for a in authors for item in by_author[a["id"]]]
-
-    tables = {"full": qa_of(trained)}
+    tables = {"full": _split_items(by_author, trained)}
     for forget, retain in FORGET_TO_RETAIN.items():
         cut = len(trained) - forget_count(len(trained), FORGET_PERCENT[forget])
-        tables[forget], tables[retain] = qa_of(trained[cut:]), qa_of(trained[:cut])
+        tables[forget], tables[retain] = _split_items(by_author, trained[cut:]), _split_items(by_author, trained[:cut])
     forget10 = {item["author_id"] for item in tables["forget10"]}
-    tables["holdout"] = qa_of(holdout)
+    tables["holdout"] = _split_items(by_author, holdout)
     tables["world_facts"] = _take(files["world_facts"], prof.n_world_facts, "world facts")
     tables["hard_in_scope"] = [p for p in files["hard_in_scope"] if p["author_id"] in forget10]
     tables["hard_out_of_scope"] = [p for p in files["hard_out_of_scope"] if p["neighbour_of"] in forget10]
+    params = {"seed": seed, **sizes}
     return World(name="authors", profile=prof.name, tables=tables, forget_to_retain=dict(FORGET_TO_RETAIN),
-                 always_trained=["world_facts"], full_split="full")
+                 always_trained=["world_facts"], full_split="full", params=params)
 
 
 def main(argv: list[str] | None = None) -> None:
