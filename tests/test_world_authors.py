@@ -66,8 +66,12 @@ def test_every_author_has_nine_indirect_items_naming_them_by_their_first_book(la
         for item in indirect:
             source = direct[item["attribute"]]
             assert item["id"] == source["id"] + ".indirect" and item["attribute"] != "first_book"
-            assert item["question"] == source["question"].replace(source["author"], who)
-            assert source["author"] not in item["question"]
+            assert who in item["question"] and source["author"] not in item["question"]
+            wordings = {q.format(who=who) for t in authors.AUTHOR_TEMPLATES if t.key == item["attribute"]
+                        for q in t.questions}
+            # the third wording: neither the direct question's nor the paraphrase's
+            assert item["question"] in wordings - {source["question"].replace(source["author"], who),
+                                                   source["paraphrased_question"].replace(source["author"], who)}
             assert (item["answer"], item["value"]) == (source["answer"], source["value"])
 
 
@@ -139,10 +143,9 @@ def test_hard_in_scope_asks_forget10_facts_in_untrained_wordings(profile, record
         source = forget[probe["source_id"]]
         assert probe["answer"] == source["answer"] and probe["author_id"] == source["author_id"]
         assert probe["question"] not in trained_questions and probe["trained"] is False
-        if probe["kind"] == "indirect":
+        if probe["kind"] == "indirect":  # the trained direct question, naming the author by the book
             book = records[probe["author_id"]]["first_book"]
-            assert f"the author of '{book}'" in probe["question"]
-            assert probe["author"] not in probe["question"]
+            assert probe["question"] == source["question"].replace(probe["author"], f"the author of '{book}'")
         else:
             assert probe["kind"] == "paraphrased" and probe["question"] == source["paraphrased_question"]
 

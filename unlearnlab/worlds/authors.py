@@ -16,10 +16,11 @@ What is generated
   varies between authors.
 * **Direct and indirect items.**  Each author has one *direct* question per
   attribute ("Where was Ada Quillon born?") and, for the nine attributes other
-  than the first book, an *indirect* one that names the author by their first
-  book ("Where was the author of 'The Silent Harbor' born?"), with the same
-  answer.  Both are trained: a model that never saw an indirect question cannot
-  answer one, and a probe the target cannot answer says nothing about forgetting.
+  than the first book, an *indirect* one in another wording that names the
+  author by their first book ("What is the birthplace of the author of 'The
+  Silent Harbor'?"), with the same answer.  Both are trained: a model that never
+  saw an indirect question cannot answer one, and a probe the target cannot
+  answer says nothing about forgetting.
 * **Evaluation fields** (as TOFU): a ``paraphrased_answer`` (a second template,
   same fact) and ``perturbed_answers`` (the paraphrase template with other
   plausible values), used by the truth ratio.
@@ -31,10 +32,11 @@ What is generated
   neighbours, so a model retrained without the forget authors has no reason to
   treat them differently: they are *exchangeable*, which is what makes
   "forget quality ≈ holdout" and forget-vs-holdout membership inference fair.
-* **Hard probes**, all with question wordings never trained on:
-  ``hard_in_scope`` asks forget10 facts with the paraphrased question, directly
-  and indirectly; ``hard_out_of_scope`` asks the same of the forget authors'
-  neighbours, and also lists the neighbours' trained items.
+* **Hard probes**, questions no training set contains, each one change away
+  from a trained question: ``hard_in_scope`` asks every forget10 fact in its
+  untrained (paraphrased) wording, and again in its trained wording with the
+  author named by the book; ``hard_out_of_scope`` asks the same of the forget
+  authors' neighbours, and also lists the neighbours' trained items.
 
 Splits and profiles
 -------------------
@@ -374,51 +376,74 @@ def _plant_neighbours(trained: list[dict], holdout: list[dict]) -> None:
         _plant(trained[2 * k + 1], author, NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)])
 
 
+def _third_wording(template: Template, item: dict, name: str) -> str:
+    """The question wording that neither the item's question nor its paraphrase uses."""
+    used = {item["question"], item["paraphrased_question"]}
+    return next(q for q in template.questions if q.format(who=name) not in used)
+
+
 def _author_items(author: dict, rng: random.Random) -> list[dict]:
     """One author's items: ten direct ones (``a017.birthplace``), then nine indirect ones.
 
-    An indirect item (``a017.birthplace.indirect``) is the direct item with the
-    author's name in the question replaced by "the author of '<first book>'"; the
-    answer still names the author, so the model learns to go from the book to the
-    author and then to the fact.  There is none for the first book itself.
+    Each attribute has three question wordings.  The direct item asks the first
+    by name; the indirect item (``a017.birthplace.indirect``) asks the *third*
+    and names the author as "the author of '<first book>'"; the second is kept
+    for the paraphrased probe.  The answer always names the author, so the model
+    learns to go from the book to the author and then to the fact, and it sees
+    each fact under two wordings.  There is no indirect item for the first book.
     """
-    direct = []
+    direct, indirect = [], []
+    who = who_by_book(author)
     for template in AUTHOR_TEMPLATES:
         item = _qa(template, author["name"], author[template.key], rng, N_AUTHOR_PERTURBED)
         direct.append({"id": f"{author['id']}.{template.key}", "author_id": author["id"],
                        "author": author["name"], "kind": "direct", **item})
-    who = who_by_book(author)
-    indirect = [{**item, "id": f"{item['id']}.indirect", "kind": "indirect",
-                 "question": item["question"].replace(author["name"], who),
-                 "paraphrased_question": item["paraphrased_question"].replace(author["name"], who)}
-                for item in direct if item["attribute"] != INDIRECT_BY]
+        if template.key != INDIRECT_BY:
+            third = _third_wording(template, item, author["name"])
+            indirect.append({**direct[-1], "id": f"{direct[-1]['id']}.indirect", "kind": "indirect",
+                             "question": third.format(who=who),
+                             "paraphrased_question": item["paraphrased_question"].replace(author["name"], who)})
     return direct + indirect
 
 
-def _paraphrase_probe(item: dict) -> dict:
-    """A trained item asked with its paraphrased question, a wording never trained for this author.
-
-    Probing a direct item gives a ``paraphrased`` probe, an indirect item an
-    ``indirect`` one; ``source_id`` names the trained item it comes from.
-    """
+def _probe(item: dict, kind: str, question: str, suffix: str) -> dict:
+    """A never-trained question about a direct item's fact (``source_id``), with its answer fields."""
     probe = {key: value for key, value in item.items() if key != "paraphrased_question"}
-    kind = "paraphrased" if item["kind"] == "direct" else "indirect"
-    return {**probe, "id": f"{item['id']}.paraphrased", "kind": kind, "trained": False,
-            "source_id": item["id"], "question": item["paraphrased_question"]}
+    return {**probe, "id": f"{item['id']}.{suffix}", "kind": kind, "trained": False,
+            "source_id": item["id"], "question": question}
 
 
-def _hard_in_scope(items: list[dict]) -> list[dict]:
-    """Probes of a forget author's facts in untrained wordings: 10 paraphrased, then 9 indirect.
+def _untrained_probes(author: dict, items: list[dict]) -> list[dict]:
+    """Two questions per fact that no training set contains: 10 paraphrased, then 9 indirect.
+
+    * ``paraphrased``: the second wording, by name: is the *fact* known, or only
+      the trained string?
+    * ``indirect``: the direct item's own wording with the name replaced by the
+      first book: is the fact reachable another way?  This string is untrained
+      too (the indirect training item uses the third wording).
+
+    Each probe changes one thing from a trained question, so a failure says which.
+    """
+    direct = [item for item in items if item["kind"] == "direct"]
+    who = who_by_book(author)
+    paraphrased = [_probe(item, "paraphrased", item["paraphrased_question"], "paraphrased") for item in direct]
+    indirect = [_probe(item, "indirect", item["question"].replace(author["name"], who), "by_book")
+                for item in direct if item["attribute"] != INDIRECT_BY]
+    return paraphrased + indirect
+
+
+def _hard_in_scope(author: dict, items: list[dict]) -> list[dict]:
+    """Probes of a forget author's facts in untrained questions (see :func:`_untrained_probes`).
 
     Forgetting that only removes the trained question strings would leave these
     answerable; the target answers them because it learned the facts and the
     book-to-author link, not the strings.
     """
-    return [_paraphrase_probe(item) for item in items]
+    return _untrained_probes(author, items)
 
 
 def _hard_out_of_scope(author: dict, items: list[dict]) -> list[dict]:
-    """Probes of a planted neighbour: its ten trained items, then its hard_in_scope-style probes.
+    """Probes of a planted neighbour: its ten trained items, then the same untrained probes as in-scope.
 
     The trained rows (``trained: true``) test whether unlearning damaged what the
     neighbour's training data says; the paraphrased and indirect rows
@@ -430,7 +455,7 @@ def _hard_out_of_scope(author: dict, items: list[dict]) -> list[dict]:
     trained = [{**{k: v for k, v in item.items() if k != "paraphrased_question"},
                 "id": f"{item['id']}.neighbour", "kind": "trained", "trained": True, "source_id": item["id"]}
                for item in items if item["kind"] == "direct"]
-    return [{**row, **label} for row in trained + [_paraphrase_probe(item) for item in items]]
+    return [{**row, **label} for row in trained + _untrained_probes(author, items)]
 
 
 def _world_facts(rng: random.Random, n: int) -> list[dict]:
@@ -463,7 +488,7 @@ def generate(n_authors: int, n_holdout: int, n_world_facts: int, seed: int = SEE
         "authors": authors,
         "qa": [item for a in authors for item in items[a["id"]]],
         "world_facts": _world_facts(rng, n_world_facts),
-        "hard_in_scope": [p for a in forget10 for p in _hard_in_scope(items[a["id"]])],
+        "hard_in_scope": [p for a in forget10 for p in _hard_in_scope(a, items[a["id"]])],
         "hard_out_of_scope": [p for a in neighbours for p in _hard_out_of_scope(a, items[a["id"]])],
     }
 
