@@ -301,3 +301,46 @@ def test_unknown_sizes_and_crowded_worlds_are_refused():
         worlds.load("authors", "ci", n_topics=3)
     with pytest.raises(ValueError, match="neighbours"):
         authors.generate(10, 8, 10)
+
+
+# ---------------------------------------------------------------- trained models (slow)
+# Measured on the ci world (tiny models, retrained with training seeds 0 and 1; 76 forget and 76 holdout
+# items, 4 authors each).  Fact recall: forget 0.026 (2/76) vs holdout 0.053 (4/76) for both seeds, both at the
+# floor of a model that never saw these authors.  The binomial standard error of that difference at p = 0.04 and
+# n = 76 is about 0.032, so 0.1 is about three standard errors.
+FACT_RECALL_MARGIN = 0.10
+# ROUGE-L recall: forget 0.630 / 0.603 vs holdout 0.568 / 0.544 (seeds 0 / 1): a gap of about 0.06 that both
+# seeds share, so it comes from the 4 + 4 authors, not from training noise (one holdout author's direct answers
+# score 0.31, the others 0.67-0.83).  With 4 authors a side the author-level standard error of the gap is about
+# 0.1, so this margin only guards against gross asymmetry; a laptop-size check (20 + 20 authors) is sharper.
+ROUGE_MARGIN = 0.12
+def fact_recall(world, result, split: str, kind: str | None = None) -> float:
+    """Share of a split's items whose ``value`` appears in the greedy answer (case-insensitive)."""
+    rows, items = world.items(result.split(split).source), result.split(split).items
+    hits = [row["value"].lower() in (item.generation or "").lower()
+            for row, item in zip(rows, items) if kind is None or row["kind"] == kind]
+    return sum(hits) / len(hits)
+
+
+@pytest.mark.slow
+def test_target_answers_indirect_probes_and_retraining_treats_forget_and_holdout_alike():
+    """What the world is for: indirect probes are answerable, and forget and holdout are exchangeable.
+
+    Measured (ci, tiny): the target answers 36/36 indirect probes (fact recall 1.0) and 38/40 paraphrased
+    ones; for the retrained model see the margins above.
+    """
+    from unlearnlab import models
+    from unlearnlab.eval import evaluate
+
+    world = worlds.load("authors", "ci")
+    splits = ["forget", "holdout", "hard_in_scope"]
+    target = evaluate(*models.target("tiny", world), world, forget="forget10", splits=splits, gradnorm=False)
+    assert fact_recall(world, target, "hard_in_scope", "indirect") >= 0.8
+    assert fact_recall(world, target, "forget") == 1.0
+
+    retrained = evaluate(*models.reference("tiny", world, forget="forget10"), world, forget="forget10",
+                         splits=splits, gradnorm=False)
+    forget, holdout = (fact_recall(world, retrained, s) for s in ("forget", "holdout"))
+    assert abs(forget - holdout) <= FACT_RECALL_MARGIN
+    rouge = {s: retrained.aggregates[f"{s}_rougeL_recall"] for s in ("forget", "holdout")}
+    assert abs(rouge["forget"] - rouge["holdout"]) <= ROUGE_MARGIN
