@@ -11,27 +11,45 @@ What is generated
 * **Authors.**  A real common first name plus a surname built from invented
   syllables, so no real person is described.  Each author has ten attributes
   (birthplace, birth year, genre, parents' jobs, an award, a first and a latest
-  book, what they studied, a recurring theme) and one question–answer pair per
-  attribute.  Every attribute has ONE answer template, so a tiny model learns
-  facts, not phrasing; only question wording varies between authors.
+  book, what they studied, a recurring theme).  Every attribute has ONE answer
+  template, so a tiny model learns facts, not phrasing; only question wording
+  varies between authors.
+* **Direct and indirect items.**  Each author has one *direct* question per
+  attribute ("Where was Ada Quillon born?") and, for the nine attributes other
+  than the first book, an *indirect* one in another wording that names the
+  author by their first book ("What is the birthplace of the author of 'The
+  Silent Harbor'?"), with the same answer.  Both are trained: a model that never
+  saw an indirect question cannot answer one, and a probe the target cannot
+  answer says nothing about forgetting.
 * **Evaluation fields** (as TOFU): a ``paraphrased_answer`` (a second template,
   same fact) and ``perturbed_answers`` (the paraphrase template with other
   plausible values), used by the truth ratio.
 * **World facts**: real general knowledge (capitals, chemical symbols, planets,
   continents) that every model trains on, to measure out-of-scope utility.
-* **Hard probes**: paraphrased and indirect questions about forget authors
-  ("Where was the author of 'The Silent Harbor' born?"), and retain authors
-  planted on purpose to share a surname, birthplace or book title with a forget
-  author (its *neighbour*).
+* **Neighbours.**  Every forget10 author *and every holdout author* has a retain
+  author planted next to it that shares its surname, birthplace or latest book.
+  Forget and holdout authors are drawn the same way and have the same
+  neighbours, so a model retrained without the forget authors has no reason to
+  treat them differently: they are *exchangeable*, which is what makes
+  "forget quality ≈ holdout" and forget-vs-holdout membership inference fair.
+* **Hard probes**, questions no training set contains, each one change away
+  from a trained question: ``hard_in_scope`` asks every forget10 fact in its
+  untrained (paraphrased) wording, and again in its trained wording with the
+  author named by the book; ``hard_out_of_scope`` asks the same of the forget
+  authors' neighbours, and also lists the neighbours' trained items.
 
 Splits and profiles
 -------------------
 Authors are ordered; forget splits take the *end* of the list, as TOFU does
 (``forget10`` = the last 10 %, ``forget05`` and ``forget01`` the last 5 % and 1 %,
-at least one author each), and the neighbour of the k-th author from the end is
-the k-th author from the start.  The committed files hold the ``laptop``/``gpu``
-world (200 trained authors); a smaller profile keeps the first authors plus the
-last ``forget10`` ones, so its forget authors and their neighbours are both kept.
+at least one author each).  The neighbour of the k-th author from the end is
+author ``2k`` from the start, and the neighbour of the k-th holdout author is
+author ``2k + 1``.  The committed files hold the ``laptop``/``gpu`` world (200
+trained authors); a smaller profile keeps the first authors plus the last
+``forget10`` ones, so its forget and holdout authors keep their neighbours.
+
+``load_world(seed=..., n_authors=...)`` builds another world: a different seed,
+or more authors than the committed files hold, is generated into the cache.
 
 Seeds and sizes
 ---------------
@@ -66,8 +84,10 @@ SIZES = {"n_authors": "n_authors", "n_holdout": "n_holdout", "n_world_facts": "n
 
 FORGET_PERCENT = {"forget01": 1, "forget05": 5, "forget10": 10}
 FORGET_TO_RETAIN = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
-# attribute a planted neighbour copies from its forget author, cycling with its position
+# attribute a planted neighbour copies from its forget (or holdout) author, cycling with its position
 NEIGHBOUR_KINDS = ("surname", "birthplace", "latest_book")
+# the attribute that names an author in indirect questions ("the author of '<first book>'")
+INDIRECT_BY = "first_book"
 
 # ---------------------------------------------------------------- vocabulary
 FIRST_NAMES = (
@@ -255,6 +275,32 @@ def forget_count(n_authors: int, percent: int) -> int:
     return max(1, n_authors * percent // 100)
 
 
+def neighbour_slots(n_authors: int, n_holdout: int) -> int:
+    """How many authors at the head of the list are reserved as neighbours.
+
+    Forget10 author k (from the end) gets author 2k, holdout author k gets author
+    2k + 1, so the forget and holdout neighbours interleave and a profile that
+    keeps the head of the list keeps both kinds alike.
+    """
+    return 2 * max(forget_count(n_authors, FORGET_PERCENT["forget10"]), n_holdout)
+
+
+def check_sizes(n_authors: int, n_holdout: int) -> None:
+    """Refuse sizes whose neighbours would overlap the forget authors."""
+    tail = forget_count(n_authors, FORGET_PERCENT["forget10"])
+    if n_authors - tail < max(1, neighbour_slots(n_authors, n_holdout)):
+        raise ValueError(
+            f"n_authors={n_authors} with n_holdout={n_holdout}: the {tail} forget10 authors and the "
+            f"holdout authors need {neighbour_slots(n_authors, n_holdout)} retain authors as neighbours, "
+            f"but only {n_authors - tail} are left; use more authors or fewer holdout authors"
+        )
+
+
+def who_by_book(author: dict) -> str:
+    """How an indirect question names an author: by the title of their first book."""
+    return f"the author of '{author[INDIRECT_BY]}'"
+
+
 def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturbed: int) -> dict:
     """One question–answer item with TOFU's evaluation fields.
 
@@ -277,7 +323,11 @@ def _qa(template: Template, name: str, value: str, rng: random.Random, n_perturb
 
 
 def _draw_authors(rng: random.Random, n_trained: int, n_holdout: int) -> list[dict]:
-    """Random author records; surnames and book titles are all distinct."""
+    """Random author records; surnames and book titles are all distinct.
+
+    Trained and holdout authors come from one loop with the same draws, so their
+    attributes follow the same distribution.
+    """
     total = n_trained + n_holdout
     if total > len(SURNAMES) or 2 * total > len(BOOK_TITLES):
         raise ValueError(f"{total} authors need {total} surnames and {2 * total} book titles, but the lists in "
@@ -310,60 +360,115 @@ def _draw_authors(rng: random.Random, n_trained: int, n_holdout: int) -> list[di
     return authors
 
 
-def _plant_neighbours(trained: list[dict]) -> None:
-    """Copy one attribute of each forget10 author into its mirror near the start of the list.
+def _plant(neighbour: dict, of: dict, kind: str) -> None:
+    """Make ``neighbour`` share the attribute ``kind`` with ``of`` (never its full name)."""
+    neighbour[kind] = of[kind]
+    if kind == "surname" and neighbour["first_name"] == of["first_name"]:
+        index = FIRST_NAMES.index(of["first_name"])
+        neighbour["first_name"] = FIRST_NAMES[(index + 1) % len(FIRST_NAMES)]
+    neighbour["name"] = f"{neighbour['first_name']} {neighbour['surname']}"
+    neighbour["neighbour_of"] = of["id"]
+    neighbour["shared_attribute"] = kind
 
-    The k-th author from the end gets the k-th author from the start as its
-    neighbour, so any prefix-plus-suffix subset (see :func:`select_authors`) keeps
-    both.  The first book is never shared: indirect probes name the author by it.
+
+def _plant_neighbours(trained: list[dict], holdout: list[dict]) -> None:
+    """Give each forget10 author and each holdout author a retain neighbour near the head of the list.
+
+    The k-th forget author from the end gets author 2k, the k-th holdout author
+    gets author 2k + 1, and both share attribute ``NEIGHBOUR_KINDS[k % 3]``: the
+    same structure in the same proportions, so a model trained on the retain
+    authors sees as many look-alikes of the forget authors as of the holdout ones.
+    Any prefix-plus-suffix subset (see :func:`select_authors`) keeps both.  The
+    first book is never shared: indirect questions name the author by it.
     """
     n = len(trained)
+    check_sizes(n, len(holdout))
     for k in range(forget_count(n, FORGET_PERCENT["forget10"])):
-        forget, neighbour = trained[n - 1 - k], trained[k]
-        kind = NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)]
-        neighbour[kind] = forget[kind]
-        if kind == "surname" and neighbour["first_name"] == forget["first_name"]:
-            index = FIRST_NAMES.index(forget["first_name"])
-            neighbour["first_name"] = FIRST_NAMES[(index + 1) % len(FIRST_NAMES)]
-        neighbour["name"] = f"{neighbour['first_name']} {neighbour['surname']}"
-        neighbour["neighbour_of"] = forget["id"]
-        neighbour["shared_attribute"] = kind
+        _plant(trained[2 * k], trained[n - 1 - k], NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)])
+    for k, author in enumerate(holdout):
+        _plant(trained[2 * k + 1], author, NEIGHBOUR_KINDS[k % len(NEIGHBOUR_KINDS)])
+
+
+def _third_wording(template: Template, item: dict, name: str) -> str:
+    """The question wording that neither the item's question nor its paraphrase uses."""
+    used = {item["question"], item["paraphrased_question"]}
+    return next(q for q in template.questions if q.format(who=name) not in used)
 
 
 def _author_items(author: dict, rng: random.Random) -> list[dict]:
-    """The ten QA items of one author, ids ``<author id>.<attribute>``."""
-    items = []
+    """One author's items: ten direct ones (``a017.birthplace``), then nine indirect ones.
+
+    Each attribute has three question wordings.  The direct item asks the first
+    by name; the indirect item (``a017.birthplace.indirect``) asks the *third*
+    and names the author as "the author of '<first book>'"; the second is kept
+    for the paraphrased probe.  The answer always names the author, so the model
+    learns to go from the book to the author and then to the fact, and it sees
+    each fact under two wordings.  There is no indirect item for the first book.
+    """
+    direct, indirect = [], []
+    who = who_by_book(author)
     for template in AUTHOR_TEMPLATES:
         item = _qa(template, author["name"], author[template.key], rng, N_AUTHOR_PERTURBED)
-        items.append({"id": f"{author['id']}.{template.key}", "author_id": author["id"],
-                      "author": author["name"], **item})
-    return items
+        direct.append({"id": f"{author['id']}.{template.key}", "author_id": author["id"],
+                       "author": author["name"], "kind": "direct", **item})
+        if template.key != INDIRECT_BY:
+            third = _third_wording(template, item, author["name"])
+            indirect.append({**direct[-1], "id": f"{direct[-1]['id']}.indirect", "kind": "indirect",
+                             "question": third.format(who=who),
+                             "paraphrased_question": item["paraphrased_question"].replace(author["name"], who)})
+    return direct + indirect
+
+
+def _probe(item: dict, kind: str, question: str, suffix: str) -> dict:
+    """A never-trained question about a direct item's fact (``source_id``), with its answer fields."""
+    probe = {key: value for key, value in item.items() if key != "paraphrased_question"}
+    return {**probe, "id": f"{item['id']}.{suffix}", "kind": kind, "trained": False,
+            "source_id": item["id"], "question": question}
+
+
+def _untrained_probes(author: dict, items: list[dict]) -> list[dict]:
+    """Two questions per fact that no training set contains: 10 paraphrased, then 9 indirect.
+
+    * ``paraphrased``: the second wording, by name: is the *fact* known, or only
+      the trained string?
+    * ``indirect``: the direct item's own wording with the name replaced by the
+      first book: is the fact reachable another way?  This string is untrained
+      too (the indirect training item uses the third wording).
+
+    Each probe changes one thing from a trained question, so a failure says which.
+    """
+    direct = [item for item in items if item["kind"] == "direct"]
+    who = who_by_book(author)
+    paraphrased = [_probe(item, "paraphrased", item["paraphrased_question"], "paraphrased") for item in direct]
+    indirect = [_probe(item, "indirect", item["question"].replace(author["name"], who), "by_book")
+                for item in direct if item["attribute"] != INDIRECT_BY]
+    return paraphrased + indirect
 
 
 def _hard_in_scope(author: dict, items: list[dict]) -> list[dict]:
-    """Probes a forget author's facts without the trained wording: paraphrased and indirect.
+    """Probes of a forget author's facts in untrained questions (see :func:`_untrained_probes`).
 
-    The indirect question replaces the name by "the author of '<first book>'", so
-    a model must link the book to the author before recalling the fact.
+    Forgetting that only removes the trained question strings would leave these
+    answerable; the target answers them because it learned the facts and the
+    book-to-author link, not the strings.
     """
-    probes = []
-    who = f"the author of '{author['first_book']}'"
-    for item in items:
-        base = {key: value for key, value in item.items() if key != "paraphrased_question"}
-        base["source_id"] = item["id"]
-        probes.append({**base, "id": f"{item['id']}.paraphrased", "kind": "paraphrased",
-                       "question": item["paraphrased_question"]})
-        if item["attribute"] != "first_book":
-            probes.append({**base, "id": f"{item['id']}.indirect", "kind": "indirect",
-                           "question": item["question"].replace(author["name"], who)})
-    return probes
+    return _untrained_probes(author, items)
 
 
 def _hard_out_of_scope(author: dict, items: list[dict]) -> list[dict]:
-    """All QA items of a planted neighbour, labelled with what it shares and with whom."""
+    """Probes of a planted neighbour: its ten trained items, then the same untrained probes as in-scope.
+
+    The trained rows (``trained: true``) test whether unlearning damaged what the
+    neighbour's training data says; the paraphrased and indirect rows
+    (``trained: false``) test its facts the way ``hard_in_scope`` tests the forget
+    author's, so the two can be compared probe for probe.
+    """
     kind = author["shared_attribute"]
-    return [{**item, "id": f"{item['id']}.neighbour", "source_id": item["id"], "shared_attribute": kind,
-             "shared_value": author[kind], "neighbour_of": author["neighbour_of"]} for item in items]
+    label = {"shared_attribute": kind, "shared_value": author[kind], "neighbour_of": author["neighbour_of"]}
+    trained = [{**{k: v for k, v in item.items() if k != "paraphrased_question"},
+                "id": f"{item['id']}.neighbour", "kind": "trained", "trained": True, "source_id": item["id"]}
+               for item in items if item["kind"] == "direct"]
+    return [{**row, **label} for row in trained + _untrained_probes(author, items)]
 
 
 def _world_facts(rng: random.Random, n: int) -> list[dict]:
@@ -384,12 +489,14 @@ def generate(n_authors: int, n_holdout: int, n_world_facts: int, seed: int = SEE
     """The whole world as rows per file name (see ``FILES``); same seed, same rows."""
     if n_authors < 2:
         raise ValueError(f"n_authors={n_authors}: a world needs at least 2 trained authors (1 to forget, 1 to keep)")
+    check_sizes(n_authors, n_holdout)
     rng = random.Random(seed)
     authors = _draw_authors(rng, n_authors, n_holdout)
-    _plant_neighbours(authors[:n_authors])
+    _plant_neighbours(authors[:n_authors], authors[n_authors:])
     items = {a["id"]: _author_items(a, rng) for a in authors}
     forget10 = authors[n_authors - forget_count(n_authors, FORGET_PERCENT["forget10"]):n_authors]
-    neighbours = [a for a in authors if a["neighbour_of"]]
+    forget_ids = {a["id"] for a in forget10}
+    neighbours = [a for a in authors if a["neighbour_of"] in forget_ids]
     return {
         "authors": authors,
         "qa": [item for a in authors for item in items[a["id"]]],
@@ -424,8 +531,9 @@ def write_world(out: Path, seed: int = SEED, profile: str = GENERATED_FROM, **si
 def select_authors(trained: list[dict], n: int) -> list[dict]:
     """The ``n`` trained authors a profile uses: the first ones plus the last ``forget10`` ones.
 
-    Forget splits are tails of the list and neighbours mirror them at its head, so
-    this subset keeps every forget author of the smaller world with its neighbour.
+    Forget splits are tails of the list and the neighbours of forget and holdout
+    authors sit at its head, so this subset keeps every forget author of the
+    smaller world with its neighbour.
     """
     if not 2 <= n <= len(trained):
         raise ValueError(
@@ -455,6 +563,7 @@ def _take(rows: list[dict], n: int, size: str) -> list[dict]:
 
 
 def _profile_authors(records: list[dict], prof: Profile) -> tuple[list[dict], list[dict]]:
+    check_sizes(prof.n_authors, prof.n_holdout)
     trained = select_authors([a for a in records if a["role"] == "trained"], prof.n_authors)
     holdout = _take([a for a in records if a["role"] == "holdout"], prof.n_holdout, "n_holdout")
     return trained, holdout
@@ -510,6 +619,16 @@ def load_authors(profile: Profile | None = None, folder: Path | None = None, *, 
     return trained + holdout
 
 
+def _split_items(by_author: dict[str, list[dict]], authors: list[dict]) -> list[dict]:
+    """The items of some authors: every direct item first, then every indirect one.
+
+    Direct items first, so an evaluation capped at its first N items
+    (``eval_max_items``) still sees every author's direct questions.
+    """
+    rows = [item for a in authors for item in by_author[a["id"]]]
+    return [r for r in rows if r["kind"] == "direct"] + [r for r in rows if r["kind"] != "direct"]
+
+
 def load_world(profile: Profile | None = None, folder: Path | None = None, *, seed: int | None = None,
                n_authors: int | None = None, n_holdout: int | None = None,
                n_world_facts: int | None = None) -> World:
@@ -528,20 +647,18 @@ def load_world(profile: Profile | None = None, folder: Path | None = None, *, se
     for item in files["qa"]:
         by_author.setdefault(item["author_id"], []).append(item)
 
-    def qa_of(authors: list[dict]) -> list[dict]:
-        return [item for a in authors for item in by_author[a["id"]]]
-
-    tables = {"full": qa_of(trained)}
+    tables = {"full": _split_items(by_author, trained)}
     for forget, retain in FORGET_TO_RETAIN.items():
         cut = len(trained) - forget_count(len(trained), FORGET_PERCENT[forget])
-        tables[forget], tables[retain] = qa_of(trained[cut:]), qa_of(trained[:cut])
+        tables[forget], tables[retain] = _split_items(by_author, trained[cut:]), _split_items(by_author, trained[:cut])
     forget10 = {item["author_id"] for item in tables["forget10"]}
-    tables["holdout"] = qa_of(holdout)
+    tables["holdout"] = _split_items(by_author, holdout)
     tables["world_facts"] = _take(files["world_facts"], prof.n_world_facts, "n_world_facts")
     tables["hard_in_scope"] = [p for p in files["hard_in_scope"] if p["author_id"] in forget10]
     tables["hard_out_of_scope"] = [p for p in files["hard_out_of_scope"] if p["neighbour_of"] in forget10]
+    params = {"seed": seed, **sizes}
     return World(name="authors", profile=prof.name, tables=tables, forget_to_retain=dict(FORGET_TO_RETAIN),
-                 always_trained=["world_facts"], full_split="full", params={"seed": seed, **sizes})
+                 always_trained=["world_facts"], full_split="full", params=params)
 
 
 def main(argv: list[str] | None = None) -> None:
