@@ -58,3 +58,33 @@ FACTS = [dict(r, forget_fact_recall=f) for r, f in zip(RETRAINED, (0.0, 0.025))]
 ])
 def test_facts_decide_whether_a_model_remembers(summary, expected):
     assert verdict(summary, seed_bands(FACTS, (*METRICS, "forget_fact_recall"))) == expected
+
+
+def test_seed_table_gives_mean_spread_and_count_per_run():
+    from unlearnlab.eval.band import seed_table
+
+    table = seed_table({"npo": [{"u": 0.5, "f": 0.1}, {"u": 0.7, "f": 0.3}, {"u": 0.6}],
+                        "retrained": [{"u": 0.4, "f": 0.0}, {"u": 0.6, "f": 0.2}]}, ["u", "f"])
+    assert table.loc["npo", ("u", "mean")] == pytest.approx(0.6)
+    assert table.loc["npo", ("u", "std")] == pytest.approx(0.1)  # sample sd of 0.5, 0.6, 0.7
+    assert table.loc["npo", ("f", "n")] == 2 and table.loc["npo", ("f", "max")] == pytest.approx(0.3)
+    assert table.loc["retrained", ("u", "min")] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="no seeds"):
+        seed_table({"ga": []}, ["u"])
+
+
+def test_plot_seeds_draws_the_retrained_band_and_the_p005_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unlearnlab.eval.band import seed_table
+    from unlearnlab.notebook import plot_seeds
+
+    table = seed_table({"npo": [{"forget_quality": 0.2}, {"forget_quality": 0.4}],
+                        "retrained": [{"forget_quality": 0.5}, {"forget_quality": 0.9}]}, ["forget_quality"])
+    fig = plot_seeds(table, "forget_quality")
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "p = 0.05" in labels and any("retrained" in label for label in labels)
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["npo"]
+    assert ax.patches[-1].get_height() == pytest.approx(0.3)  # the bar is the mean

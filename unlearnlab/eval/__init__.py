@@ -21,6 +21,7 @@ named aggregates), ``tofu_logs`` (TOFU's own logs), ``suite`` (``evaluate``),
 ``band`` (verdicts against the seed band of several retrained models).
 """
 from .aggregates import aggregate, split_aggregate
+from .band import seed_bands, seed_table, verdict
 from .compare import compare, distance_to_retrain, pareto_front
 from .probes import loss_probe, mean_answer_loss
 from .results import EvalResult, load_result, reference_log, retrained_log_from
@@ -29,4 +30,4 @@ from .tofu_logs import from_tofu_logs
 
 __all__ = ["evaluate", "EvalResult", "load_result", "retrained_log_from", "reference_log", "aggregate",
            "split_aggregate", "from_tofu_logs", "compare", "distance_to_retrain", "pareto_front", "loss_probe",
-           "mean_answer_loss"]
+           "mean_answer_loss", "seed_bands", "seed_table", "verdict"]

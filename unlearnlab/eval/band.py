@@ -83,3 +83,29 @@ def verdict(summary: Mapping[str, float], bands: Mapping[str, Band]) -> str:
     if any(has(m) and summary[m] < bands[m].low for m in UTILITY_METRICS):
         problems.append("utility below retrained")
     return "; ".join(problems) or "like retrained"
+
+
+def seed_table(results: Mapping[str, Sequence[Mapping[str, float]]], metrics: Sequence[str]):
+    """Mean, standard deviation, min and max of each metric over the seeds of each run.
+
+    ``results`` maps a run's name (a method, or "retrained") to the summaries
+    of its seeds.  A conclusion drawn from a difference between two runs needs
+    this table: a gap smaller than the runs' own spread across seeds is noise.
+    Returns a frame with one row per run and columns ``(metric, statistic)``.
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, summaries in results.items():
+        if not summaries:
+            raise ValueError(f"run {name!r} has no seeds; pass the summaries of one or more runs")
+        row = {}
+        for metric in metrics:
+            values = pd.Series([s[metric] for s in summaries if metric in s], dtype=float)
+            row.update({(metric, "mean"): values.mean(), (metric, "std"): values.std(ddof=1),
+                        (metric, "min"): values.min(), (metric, "max"): values.max(),
+                        (metric, "n"): len(values)})
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table

@@ -139,3 +139,37 @@ def plot_against_retrained(results: Mapping[str, EvalResult], bands: Mapping[str
 
 def _band_range(band) -> tuple[float, float]:
     return (band["low"], band["high"]) if isinstance(band, Mapping) else (band.low, band.high)
+
+
+def plot_seeds(table, metric: str, retrained: str = "retrained", ax=None):
+    """One bar per run: the mean over seeds with an error bar of one standard deviation.
+
+    ``table`` is :func:`unlearnlab.eval.band.seed_table`'s frame.  The
+    retrained row, when present, is drawn as a shaded band from its lowest to
+    its highest seed: the noise floor every other bar is read against.  For
+    ``forget_quality`` the p = 0.05 line is drawn too (below it, the forget
+    set's truth ratios are distinguishable from the retrained model's).
+    Returns the figure.
+    """
+    from .style import color
+
+    if ax is None:
+        fig, ax = figure(width=5.0, height=3.2)
+    else:
+        fig = ax.figure
+    names = [name for name in table.index if name != retrained]
+    if retrained in table.index:
+        low, high = table.loc[retrained, (metric, "min")], table.loc[retrained, (metric, "max")]
+        ax.axhspan(low, high, color=COLORS["retrained"], alpha=0.15, label="retrained seeds (min–max)")
+    if metric == "forget_quality":
+        ax.axhline(0.05, color=COLORS["neutral"], ls=":", lw=1, label="p = 0.05")
+    means = [table.loc[name, (metric, "mean")] for name in names]
+    stds = [table.loc[name, (metric, "std")] for name in names]
+    ax.bar(range(len(names)), means, yerr=stds, capsize=3, color=[color(name) for name in names], alpha=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_ylabel(metric.replace("_", " "))
+    n = int(table[(metric, "n")].max())
+    ax.set_title(f"mean ± sd over {n} seeds", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=7)
+    return fig
