@@ -78,15 +78,18 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # CI: a 2-core machine with a 60-minute budget for the whole course.
+    # CI: a 2-core machine with a 60-minute budget for the whole course.  Evaluation reads at most 120
+    # items per split: forget10, holdout and the hard probes (76-116 items) whole, retain90 (684) its first
+    # 120 (direct questions first), which cuts an evaluation from ~14 s to ~7 s.
     "ci": Profile(
         name="ci", n_authors=40, n_holdout=4, n_world_facts=30,
         hazard_topics=12, book_chapters=2, record_people=24, behaviour_prompts=16,
         tiny_hidden=128, tiny_layers=4, train_epochs=25, train_lr=5e-3, train_batch_size=32, train_min_steps=375,
-        unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=None, max_new_tokens=24,
+        unlearn_epochs=5, unlearn_batch_size=4, eval_max_items=120, max_new_tokens=24,
     ),
-    # A laptop CPU: the TOFU-sized world, minutes per model.
-    "laptop": Profile(name="laptop", eval_max_items=300),
+    # A laptop CPU: the TOFU-sized world, minutes per model; 400 items per split keeps forget10 and
+    # holdout (380 items each) whole, as TOFU evaluates its 400 forget10 items.
+    "laptop": Profile(name="laptop", eval_max_items=400),
     # One GPU (a free Colab T4 is enough): the same world, and a pretrained 360M instruction model
     # fully fine-tuned on it as the target; the tiny model stays available by name, a bit larger.
     "gpu": Profile(name="gpu", tiny_hidden=256, tiny_layers=6, max_new_tokens=48,
