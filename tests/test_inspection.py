@@ -206,3 +206,24 @@ def test_loss_probe_reports_the_mean_answer_loss_of_each_set(tiny_lm):
     assert mean_answer_loss(model, tokenizer, ITEMS, batch_size=1) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         loss_probe(tokenizer, forget=[])
+
+
+def test_activation_probe_is_the_mean_token_norm_of_the_layer_output(tiny_lm):
+    import torch
+
+    from unlearnlab.eval.probes import activation_probe, mean_activation_norm
+    from unlearnlab.formats import encode_qa, pad_batch
+
+    model, tokenizer = tiny_lm
+    rows = [encode_qa(tokenizer, r["question"], r["answer"]) for r in ITEMS]
+    batch = pad_batch(rows, tokenizer.pad_token_id)
+    with torch.no_grad():  # hidden_states[l + 1] is the output of decoder layer l
+        hidden = model(**{k: batch[k] for k in ("input_ids", "attention_mask")}, output_hidden_states=True)
+    expected = hidden.hidden_states[1][batch["attention_mask"].bool()].norm(dim=-1).mean().item()
+    assert mean_activation_norm(model, tokenizer, ITEMS, layer=0) == pytest.approx(expected, rel=1e-5)
+    # batching and padding do not change it: padded positions are left out
+    assert mean_activation_norm(model, tokenizer, ITEMS, layer=0, batch_size=1) == pytest.approx(expected, rel=1e-5)
+    norms = activation_probe(tokenizer, 1, forget=ITEMS[:1], retain=ITEMS[1:])(model)
+    assert set(norms) == {"forget", "retain"} and norms["forget"] != norms["retain"]
+    with pytest.raises(ValueError, match="non-empty"):
+        activation_probe(tokenizer, 0, forget=[])

@@ -23,11 +23,11 @@ named aggregates), ``tofu_logs`` (TOFU's own logs), ``suite`` (``evaluate``),
 from .aggregates import aggregate, split_aggregate
 from .band import seed_bands, seed_table, verdict
 from .compare import compare, distance_to_retrain, pareto_front
-from .probes import loss_probe, mean_answer_loss
+from .probes import activation_probe, loss_probe, mean_activation_norm, mean_answer_loss
 from .results import EvalResult, load_result, reference_log, retrained_log_from
 from .suite import evaluate
 from .tofu_logs import from_tofu_logs
 
 __all__ = ["evaluate", "EvalResult", "load_result", "retrained_log_from", "reference_log", "aggregate",
            "split_aggregate", "from_tofu_logs", "compare", "distance_to_retrain", "pareto_front", "loss_probe",
-           "mean_answer_loss", "seed_bands", "seed_table", "verdict"]
+           "mean_answer_loss", "activation_probe", "mean_activation_norm", "seed_bands", "seed_table", "verdict"]
