@@ -22,6 +22,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "models": (".models", None),
     "methods": (".methods", None),
     "eval": (".eval", None),
+    "attacks": (".attacks", None),
     "notebook": (".notebook", None),
     "numerics": (".numerics", None),
     "formats": (".formats", None),
