@@ -169,3 +169,14 @@ def test_unwanted_rate_counts_probes_where_the_unwanted_option_wins(monkeypatch)
     assert seen[0] == ["Ugh.", "Sure!"]
     with pytest.raises(ValueError, match="unwanted"):
         mcq.unwanted_rate(None, None, [{"choices": ["a", "b"], "unwanted": None}])
+
+
+def test_wilson_interval_matches_a_hand_computation_and_stays_in_range():
+    from unlearnlab.eval.mcq import wilson_interval
+
+    # 15 of 60 at 95 %: centre (0.25 + 1.96²/120) / (1 + 1.96²/60) = 0.2650, half-width 0.1073
+    low, high = wilson_interval(15, 60)
+    assert (low, high) == pytest.approx((0.1578, 0.3723), abs=1e-4)
+    assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12) and wilson_interval(10, 10)[1] <= 1.0
+    with pytest.raises(ValueError, match="correct <= n"):
+        wilson_interval(11, 10)

@@ -16,6 +16,7 @@ Items: ``question``, ``choices`` (list of str) and ``answer`` (index of the righ
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
@@ -92,3 +93,18 @@ def unwanted_share(logliks: Sequence[Sequence[float]], unwanted: Sequence[int]) 
     """Fraction of probes whose ``unwanted`` option is strictly more likely than every other (a tie is no win)."""
     return float(np.mean([scores[u] > max(s for i, s in enumerate(scores) if i != u)
                           for scores, u in zip(logliks, unwanted)]))
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for an accuracy of ``correct`` out of ``n`` (95 % by default).
+
+    With a few dozen questions an accuracy is coarse (one question is several
+    points), and the plain ± z·sqrt(p(1-p)/n) interval misbehaves near 0, 1 and
+    chance; Wilson's interval stays inside [0, 1] and keeps its coverage there.
+    """
+    if n <= 0 or not 0 <= correct <= n:
+        raise ValueError(f"need 0 <= correct <= n and n > 0; got correct={correct}, n={n}")
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
