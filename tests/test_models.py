@@ -223,3 +223,24 @@ def test_a_missing_path_and_a_folder_that_is_not_a_model_say_what_is_wrong(tmp_p
         models.load(str(tmp_path / "notes"))
     with pytest.raises(ValueError, match="unknown model 'tinyy'"):
         models.load("tinyy")
+
+
+def test_a_trained_model_keeps_its_training_log_and_an_old_one_can_replay_it():
+    import shutil
+
+    from unlearnlab.cache import entry_path
+
+    settings = {"max_steps": 3, "logging_steps": 1, "disable_tqdm": True}
+    assert models.training_log("tiny", "authors", profile="ci", **settings) is None  # nothing trained yet
+    models.target("tiny", "authors", "ci", **settings)
+    log = models.training_log("tiny", "authors", profile="ci", **settings)
+    losses = [row["loss"] for row in log["history"] if "loss" in row]
+    assert len(losses) == 3 and all(loss > 0 for loss in losses)  # one logged loss per step
+    assert log["wall_time_s"] > 0 and log["flops"] > 0 and log["n_params"] > 0
+    # A model cached before logs were kept: no log unless asked to replay its training.
+    spec = models.trained_spec("tiny", "authors", profile="ci", **settings)
+    shutil.rmtree(entry_path("training-logs", spec))
+    assert models.training_log("tiny", "authors", profile="ci", **settings) is None
+    replayed = models.training_log("tiny", "authors", profile="ci", replay=True, **settings)
+    assert len([row for row in replayed["history"] if "loss" in row]) == 3
+    assert replayed["tokens"] == log["tokens"]  # the same recipe and seed: the same batches

@@ -25,6 +25,7 @@ so target, retrained and unlearned models always sit on the same device.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import warnings
@@ -184,19 +185,72 @@ def trained(name: str | None, world: str | World = "authors", forget: str | None
     recipe = _recipe(name, wld, prof, seed, settings)
     spec = _spec(name, wld, forget, prof, recipe)
     role = "target" if forget is None else f"retrained model without {forget}"
+    logs = []  # the training log, when this call trains the model
 
     def build(folder: Path) -> None:
         if name != "tiny":
             logger.info("plan:\n%s", plan(name, prof.name, verbose=False).describe())
         logger.info("training the %s %s on %d items (%s epochs)", name, role, len(data), recipe["num_train_epochs"])
         model, tokenizer = load(name, wld, prof.name, seed=seed)
-        model, _ = finetune(model, tokenizer, data, inplace=True, **recipe)
+        model, log = finetune(model, tokenizer, data, inplace=True, **recipe)
+        logs.append(log.to_dict())
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
     folder = cached("models", spec, build)
+    if logs:
+        store_training_log(spec, logs[0])
     model, tokenizer = load_pretrained(folder)
     return model.to(device or default_device()).eval(), tokenizer
+
+
+#: The file, in a ``training-logs`` cache entry keyed by the model's spec, that holds its training log.
+TRAINING_LOG = "training_log.json"
+
+
+def store_training_log(spec: dict, log: dict) -> dict:
+    """Keep a trained model's log (``UnlearnLog.to_dict()``) in the cache, beside the model, under its spec.
+
+    A separate cache kind, not a file in the model's folder, so that models cached before
+    logs were kept stay valid (their manifests are unchanged) and can get a log later
+    (:func:`training_log` with ``replay=True``).  An existing log is kept.
+    """
+    def build(folder: Path) -> None:
+        (folder / TRAINING_LOG).write_text(json.dumps(log, default=str))
+
+    folder = cached("training-logs", spec, build, verbose=False)
+    return json.loads((folder / TRAINING_LOG).read_text())
+
+
+def training_log(name: str | None = None, world: str | World = "authors", forget: str | None = None,
+                 profile: str | None = None, *, seed: int = 0, replay: bool = False, **settings) -> dict | None:
+    """How a cached model was trained: its ``UnlearnLog`` as a dict, or None if none was recorded.
+
+    The keys that matter to a reader: ``history`` (the Trainer's ``log_history``: loss,
+    learning rate and epoch every ``logging_steps`` steps, and a last row with
+    ``train_runtime``), ``steps`` (loss and tokens per optimiser step), ``wall_time_s``
+    (seconds of training, on the machine that trained it), ``tokens``, ``flops`` and
+    ``n_params``.  Arguments name the model as in :func:`trained` (``forget=None``: the target).
+
+    Models trained before logs were kept have none; ``replay=True`` then trains the model
+    once more with the same recipe and seed (same data order), only to record the log, and
+    discards the weights; the seconds are those of the replay, on this machine.
+    """
+    prof = get_profile(profile)
+    name = name if name is not None else target_model(prof.name)[0]
+    wld = _world(world, profile)
+    recipe = _recipe(name, wld, prof, seed, settings)
+    spec = _spec(name, wld, forget, prof, recipe)
+    path = entry_path("training-logs", spec) / TRAINING_LOG
+    if path.exists():
+        return json.loads(path.read_text())
+    if not replay:
+        return None
+    logger.info("replaying the training of the %s %s to record its log", name,
+                "target" if forget is None else f"retrained model without {forget}")
+    model, tokenizer = load(name, wld, prof.name, seed=seed)
+    _, log = finetune(model, tokenizer, wld.training_set(forget), inplace=True, **recipe)
+    return store_training_log(spec, log.to_dict())
 
 
 def trained_spec(name: str | None, world: str | World = "authors", forget: str | None = None,
@@ -242,5 +296,6 @@ def _world(world: str | World, profile: str | None) -> World:
     return world if isinstance(world, World) else load_world(world, profile)
 
 
-__all__ = ["load", "target", "retrained", "reference", "trained", "trained_spec", "is_cached", "world_tokenizer",
+__all__ = ["load", "target", "retrained", "reference", "trained", "trained_spec", "is_cached", "training_log",
+           "store_training_log", "world_tokenizer",
            "training_recipe", "check_model_folder", "plan", "Plan", "TIERS"]
