@@ -45,6 +45,7 @@ from ..methods.reference import FrozenOriginal, add_reference_logprobs, snapshot
 from ..numerics import count_parameters, pad_id
 from .checks import as_dataset, check_inputs, check_sharding, check_tokenizer
 from .config import RENAMED, UnlearnConfig, check_settings, model_tier, plain, resolve, with_settings
+from .masks import forget_gradients, layer_parameters, masked_gradients, saliency_masks
 from .pairs import ForgetRetainPairs, PairCollator
 from .trainer import EpochPairs, EvalFn, EvalRecorder, StepRecorder, UnlearnLog, UnlearnTrainer
 
@@ -105,7 +106,8 @@ def unlearn(model, tokenizer, method: str | Method = "npo", forget=None, retain=
         pairs = ForgetRetainPairs(forget_data, retain_data, seed=config.seed)
         logger.info("%s on %d forget and %d retain items, %s", method.name, log.n_forget, log.n_retain,
                     {key: log.hyperparameters[key] for key in ("learning_rate", "num_train_epochs", "max_steps")})
-        trainer, live_tokens = train(model, tokenizer, method, pairs, config, log, eval_fn)
+        true_forget = encode_dataset(forget, tokenizer, config.max_length) if config.saliency is not None else None
+        trainer, live_tokens = train(model, tokenizer, method, pairs, config, log, eval_fn, true_forget)
     log.reference_tokens = reference_tokens + live_tokens
     log.history = list(trainer.state.log_history)
     if config.lora and config.merge_lora:
@@ -293,18 +295,39 @@ def train_only(model, names: list[str] | None):
 
 
 # ----- training ----------------------------------------------------------------------------------
-def train(model, tokenizer, method: Method, pairs: ForgetRetainPairs, config: UnlearnConfig, log: UnlearnLog,
-          eval_fn: EvalFn | None) -> tuple[UnlearnTrainer, int]:
-    """Run the Trainer on the method's parameters, then the method's final step.
+def trainable_names(model, method: Method, config: UnlearnConfig) -> list[str] | None:
+    """The parameters that train: the method's choice (None: all), cut to ``config.train_layers``."""
+    names = None if config.lora else method.trainable_parameters(model)
+    if config.train_layers is None:
+        return names
+    in_layers = set(layer_parameters(model, list(config.train_layers)))
+    chosen = [name for name, _ in model.named_parameters() if name in in_layers and (names is None or name in names)]
+    if not chosen:
+        raise ValueError(f"{method.name} trains none of the parameters of train_layers {config.train_layers}; "
+                         f"it trains {names}")
+    return chosen
 
-    Returns the trainer and the tokens the live original model processed on all processes (0 without one).
+
+def train(model, tokenizer, method: Method, pairs: ForgetRetainPairs, config: UnlearnConfig, log: UnlearnLog,
+          eval_fn: EvalFn | None, true_forget=None) -> tuple[UnlearnTrainer, int]:
+    """Run the Trainer on the method's parameters (restricted by layers or saliency), then the method's final step.
+
+    ``true_forget``: the forget items encoded with their true answers, whose loss
+    gradient ranks the weights when ``config.saliency`` is set.  Returns the
+    trainer and the tokens the live original model processed on all processes (0 without one).
     """
-    trainable = None if config.lora else method.trainable_parameters(model)
-    with train_only(model, trainable):
+    with train_only(model, trainable_names(model, method, config)):
+        masks = {}
+        if config.saliency is not None:
+            gradients = forget_gradients(model, true_forget, pad_id(tokenizer))
+            masks = saliency_masks(gradients, config.saliency)
+        log.trainable_entries = (sum(int(m.sum()) for m in masks.values()) if masks
+                                 else count_parameters(model, trainable_only=True))
         reference = FrozenOriginal(model) if method.needs_live_reference else None
         original = snapshot_trainable(model) if method.needs_original else None
         trainer = build_trainer(model, tokenizer, method, reference, pairs, config, log, eval_fn)
-        trainer.train()
+        with masked_gradients(model, masks):
+            trainer.train()
     if original is not None:
         method.finalize(model, original)
     if config.activation_checkpointing:

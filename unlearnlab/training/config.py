@@ -83,6 +83,11 @@ class UnlearnConfig(TrainingArguments):
     eval_every: int | None = field(default=None, metadata={
         "help": "optimiser steps between eval_fn calls; None: once per epoch"})
     max_length: int = field(default=256, metadata={"help": "tokens per item; longer items are cut"})
+    train_layers: list[int] | None = field(default=None, metadata={
+        "help": "decoder layers (from 0) whose parameters may train, e.g. [1, 2]; None: all the method trains"})
+    saliency: float | None = field(default=None, metadata={
+        "help": "train only this fraction of weight entries, those with the largest forget-loss gradient "
+                "(SalUn), e.g. 0.1; None: every entry"})
 
     _VALID_DICT_FIELDS = [*TrainingArguments._VALID_DICT_FIELDS, "lora"]  # parse JSON strings
 
@@ -92,6 +97,7 @@ class UnlearnConfig(TrainingArguments):
             self.use_cpu = device().type == "cpu"
         super().__post_init__()
         check_settings({f.name: getattr(self, f.name) for f in fields(self) if f.name in POSITIVE})
+        check_localisation(self)
 
 
 def check_settings(settings: dict) -> None:
@@ -104,6 +110,20 @@ def check_settings(settings: dict) -> None:
             hint = " (leave it as None to train for num_train_epochs)" if key == "max_steps" else \
                 " (leave it as None for the default)"
             raise ValueError(f"{key} must be a positive number, not {value!r}{hint}")
+
+
+def check_localisation(config: UnlearnConfig) -> None:
+    """Refuse restrictions that would not do what they say (see :mod:`unlearnlab.training.masks`)."""
+    if config.saliency is not None:
+        if isinstance(config.saliency, bool) or not 0 < config.saliency <= 1:
+            raise ValueError(f"saliency must be a fraction in (0, 1], e.g. 0.1 for the top 10 % of weights; "
+                             f"got {config.saliency!r}")
+        if config.weight_decay:
+            raise ValueError("saliency masks zero the gradients of the other weights, but weight decay would still "
+                             "shrink them; leave weight_decay at 0 with saliency")
+    if config.lora and (config.saliency is not None or config.train_layers is not None):
+        raise ValueError("saliency and train_layers restrict the model's own weights; with LoRA restrict the "
+                         "adapters instead, e.g. lora={'r': 8, 'layers_to_transform': [1, 2]}")
 
 
 def resolve(config: UnlearnConfig, model, output_dir: str | None = None) -> UnlearnConfig:

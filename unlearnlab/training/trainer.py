@@ -43,6 +43,7 @@ class UnlearnLog:
     wall_time_s: float = 0.0
     peak_memory_mb: float = 0.0
     reference_tokens: int = 0  # tokens run through the frozen original model (precomputed or live)
+    trainable_entries: int = 0  # weight entries allowed to change (after train_layers and saliency)
 
     @property
     def tokens(self) -> int:
