@@ -130,6 +130,21 @@ def test_answers_during_unlearning_records_each_checkpoint(tiny_lm):
     step_explorer(snapshots).children[0].value = 6
 
 
+def test_answers_during_unlearning_adds_the_eval_fn_to_the_same_log(tiny_lm):
+    from unlearnlab.eval import loss_probe
+    from unlearnlab.notebook import answers_during_unlearning
+
+    model, tokenizer = tiny_lm
+    model, _ = finetune(model, tokenizer, ITEMS, **MEMORISE)
+    _, log, snapshots = answers_during_unlearning(
+        model, tokenizer, "ga", forget=ITEMS[:1], retain=ITEMS[1:], items=ITEMS[:1], every=3,
+        eval_fn=loss_probe(tokenizer, forget=ITEMS[:1]), max_steps=6, learning_rate=5e-3,
+        per_device_train_batch_size=1, max_new_tokens=8, disable_tqdm=True)
+    assert sorted(snapshots) == [e["step"] for e in log.evals] == [0, 3, 6]
+    assert all({"mean_rougeL_recall", "forget"} <= set(e) for e in log.evals)
+    assert log.evals[-1]["forget"] > log.evals[0]["forget"]  # gradient ascent raised the forget loss
+
+
 def test_run_explorer_shows_the_chosen_run(monkeypatch):
     from unlearnlab.notebook.widgets import run_explorer
 

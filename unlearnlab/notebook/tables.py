@@ -41,12 +41,14 @@ def answers_table(models: Mapping[str, object], tokenizer, items: Sequence[dict]
 
 
 def answers_during_unlearning(model, tokenizer, method: str, forget, retain, items: Sequence[dict],
-                              every: int = 5, max_new_tokens: int = 32, **settings):
+                              every: int = 5, max_new_tokens: int = 32, eval_fn=None, **settings):
     """Unlearn while recording every model's answers to ``items`` every ``every`` steps.
 
     Returns ``(model, log, snapshots)`` where ``snapshots`` maps an optimiser
     step to the answers table at that step (column ``answer``), so a learner can
-    watch an answer dissolve step by step.
+    watch an answer dissolve step by step.  ``eval_fn`` (e.g.
+    :func:`unlearnlab.eval.loss_probe`) adds its numbers to the same ``log.evals``
+    entries, so the answers and the loss curves come from one run, not two.
     """
     from ..training import unlearn
 
@@ -55,7 +57,8 @@ def answers_during_unlearning(model, tokenizer, method: str, forget, retain, ite
     def record(current) -> dict[str, float]:
         table = answers_table({"answer": current}, tokenizer, items, max_new_tokens, with_rouge=True)
         tables.append(table)
-        return {"mean_rougeL_recall": float(table["answer ROUGE-L"].mean())}
+        extra = dict(eval_fn(current)) if eval_fn is not None else {}
+        return {"mean_rougeL_recall": float(table["answer ROUGE-L"].mean()), **extra}
 
     model, log = unlearn(model, tokenizer, method, forget=forget, retain=retain, eval_fn=record,
                          eval_every=every, **settings)
