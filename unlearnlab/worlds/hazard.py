@@ -26,9 +26,9 @@ Splits
     Computed: every QA item, what the target model is trained on.
 
 A model trained from scratch holds these facts in the QA form it was trained
-on, so RMU reaches near-chance accuracy with ``forget_qa`` as its forget set;
-with the corpus alone it gets about half-way, which is itself a lesson on how
-much the forget data must resemble the way the knowledge is used.
+on, so RMU's forget set is ``forget_qa``.  Measured in chapter 06 (ci, tiny,
+tier defaults, 3 seeds): potion accuracy 1.00 -> 0.46 ± 0.05 and cooking
+1.00 -> 0.89 ± 0.04, against 0.20 ± 0.08 on potions for three retrained models.
 """
 from __future__ import annotations
 
