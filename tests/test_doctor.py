@@ -111,8 +111,8 @@ def test_missing_cached_models_warn_and_point_to_prefetch(tmp_path, monkeypatch)
     assert check.status == WARN and "tiny target authors" in check.found
     assert "python -m unlearnlab prefetch --profile ci" in check.fix
 
-    fake_entry(prefetch.TARGET)
-    fake_entry(prefetch.RETRAINED_F10)
+    for need in prefetch.needs_of(prefetch.parse_chapters(None)).models:  # every chapter's models
+        fake_entry(need)
     assert doctor.check_models("ci").status == OK
     assert doctor.check_models("laptop").status == WARN, "another profile's models do not count"
 
