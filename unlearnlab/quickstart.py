@@ -1,7 +1,7 @@
 """The main job: unlearn the forget10 authors several ways and judge each against retraining.
 
 Steps: build the authors world; train (or load from the cache) the tiny target
-and two retrained models with different seeds (exact unlearning, and its noise
+and three retrained models with different seeds (exact unlearning, and its noise
 floor); run each method on the forget split; evaluate every model; print a
 table that leads with what the course teaches (distance to the retrained
 models: facts recalled and ROUGE-L, utility, fluency, forget quality with its
@@ -37,7 +37,7 @@ SETTINGS = {
     "npo": {"learning_rate": 1e-4, "num_train_epochs": 5},
     "random_label": {"learning_rate": 3e-4, "num_train_epochs": 5},
 }
-RETRAINED_SEEDS = (0, 1)
+RETRAINED_SEEDS = (0, 1, 2)  # as in the chapters: three seeds make the noise floor
 #: the table's columns, in the order the course reads them
 COLUMNS = {
     "forget_fact_recall": "forget facts",
@@ -206,14 +206,15 @@ def summarise(results: dict, logs: dict, profile: str, model: str, forget: str, 
     bands = seed_bands(retrained, list(COLUMNS))
     verdicts = {name: ("retrained" if name.startswith("retrained") else verdict(s, bands))
                 for name, s in summaries.items()}
-    print_table(summaries, bands, verdicts)
+    n_forget = len(results["target"].split("forget").items)
+    print_table(summaries, bands, verdicts, n_forget)
     return {"profile": profile, "model": model, "forget": forget, "seed": seed, "wall_time_s": round(seconds, 1),
             "settings": {m: SETTINGS.get(m, {}) for m in logs}, "verdicts": verdicts,
             "bands": {m: {"low": b.low, "high": b.high, "seeds": list(b.seeds)} for m, b in bands.items()},
             "summary": summaries, "unlearning_logs": logs}
 
 
-def print_table(summaries: dict, bands: dict, verdicts: dict) -> None:
+def print_table(summaries: dict, bands: dict, verdicts: dict, n_forget: int) -> None:
     import pandas as pd
 
     table = pd.DataFrame({name: {label: s.get(key) for key, label in COLUMNS.items()}
@@ -222,8 +223,8 @@ def print_table(summaries: dict, bands: dict, verdicts: dict) -> None:
     print("\n" + table.to_string(float_format=lambda v: f"{v:.3g}"))
     print("\nretrained band (seeds " + ", ".join(map(str, RETRAINED_SEEDS)) + ", widened by their spread): " +
           "; ".join(f"{COLUMNS[m]} {b.low:.2f}–{b.high:.2f}" for m, b in bands.items() if m in COLUMNS))
-    print("forget quality is a KS-test p-value against retrained seed 0 on 40 items: it cannot tell a collapsed "
-          "model from a good one (read it with the verdict), and two retrained seeds already differ by it.")
+    print(f"forget quality is a KS-test p-value against retrained seed 0 on {n_forget} items: it cannot tell a "
+          "collapsed model from a good one (read it with the verdict), and retrained seeds already differ by it.")
 
 
 def draw(results: dict, bands: dict):
