@@ -65,3 +65,35 @@ def test_saliency_by_module_counts_every_entry(tiny_lm):
     assert table["total"].sum() == sum(p.numel() for p in model.parameters())
     assert abs(table["kept"].sum() / table["total"].sum() - 0.25) < 0.01
     assert ("0", "down_proj") in table.index
+
+
+def test_rank_one_update_writes_the_value_and_spares_c_orthogonal_keys():
+    from unlearnlab.localize.editing import rank_one_update
+    gen = torch.Generator().manual_seed(0)
+    d, m = 6, 10
+    w = torch.randn(d, m, generator=gen, dtype=torch.float64)
+    samples = torch.randn(200, m, generator=gen, dtype=torch.float64)
+    c = samples.T @ samples / 200
+    k, v = torch.randn(m, generator=gen, dtype=torch.float64), torch.randn(d, generator=gen, dtype=torch.float64)
+    delta = rank_one_update(w, k, v, c).double()
+    assert torch.allclose((w + delta) @ k, v, atol=1e-5), "W k = v after the edit"
+    other = torch.randn(m, generator=gen, dtype=torch.float64)
+    c_inv_k = torch.linalg.solve(c, k)
+    orthogonal = other - (other @ c_inv_k) / (k @ c_inv_k) * k  # now k^T C^-1 orthogonal = 0
+    assert abs(float(orthogonal @ c_inv_k)) < 1e-8
+    assert torch.allclose((w + delta) @ orthogonal, w @ orthogonal, atol=1e-5), "C-orthogonal keys keep their values"
+    assert torch.linalg.matrix_rank(delta) == 1
+
+
+def test_apply_edit_on_a_model_hits_the_value(tiny_lm):
+    from unlearnlab.localize import editing
+    model, tok = tiny_lm
+    model.eval()
+    c = editing.key_second_moment(model, tok, [ITEM, {**ITEM, "question": "Who is Ada Quillon?"}], layer=0)
+    key, value, nll = editing.optimise_value(model, tok, ITEM, "Paris", layer=0, steps=3)
+    assert key.shape == (model.config.intermediate_size,) and value.shape == (model.config.hidden_size,)
+    assert nll > 0
+    edit = editing.apply_edit(model, 0, key, value, c)
+    assert torch.allclose(editing.down_proj(model, 0).weight.float() @ key, value, atol=1e-3)
+    assert torch.allclose(editing.fact_keys(model, tok, [ITEM], 0)[0], key, atol=1e-5), "the key is read before the edit"
+    assert edit.delta.shape == editing.down_proj(model, 0).weight.shape
