@@ -72,6 +72,7 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "03": ChapterNeeds(models=(TARGET, RETRAINED_F10)),
     "04": ChapterNeeds(models=(TARGET, RETRAINED_F10)),
     "05": ChapterNeeds(models=(TARGET, RETRAINED_F10)),
+    "07": ChapterNeeds(models=(TARGET, RETRAINED_F10)),  # (and retrained seeds 1, 2, as 05)
 }
 
 # The offline copy of the small tier, the same requirement as the Makefile's.
