@@ -23,6 +23,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "methods": (".methods", None),
     "eval": (".eval", None),
     "attacks": (".attacks", None),
+    "localize": (".localize", None),
     "notebook": (".notebook", None),
     "numerics": (".numerics", None),
     "formats": (".formats", None),

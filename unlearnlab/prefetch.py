@@ -67,7 +67,7 @@ RETRAINED_SEEDS = tuple(ModelNeed("retrained", "authors", forget="forget10", see
 HAZARD = (ModelNeed("target", "hazard"),
           *(ModelNeed("retrained", "hazard", forget="forget_qa", seed=k) for k in (0, 1, 2)))
 
-# chapter number -> what its notebook loads.  Chapters 07-14 (see the course map) add their
+# chapter number -> what its notebook loads.  Chapters 08-14 (see the course map) add their
 # rows here when they are written.
 CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "00": ChapterNeeds(worlds=("authors",), small_tier=True),  # the untrained tiny model and the zoo
@@ -77,6 +77,7 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "04": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     "05": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     "06": ChapterNeeds(worlds=("hazard",), models=HAZARD),
+    "07": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
 }
 
 # The offline copy of the small tier, the same requirement as the Makefile's.
