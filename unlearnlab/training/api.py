@@ -190,7 +190,7 @@ def settings_dict(config: UnlearnConfig) -> dict:
     """The settings that shape a run, as plain values (for the log and result tables)."""
     keys = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
             "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "seed", "bf16",
-            "fp16", "activation_checkpointing", "max_length", "lora", "merge_lora", "eval_every")
+            "fp16", "activation_checkpointing", "max_length", "lora", "merge_lora", "eval_every", "optimizer")
     return {key: plain(getattr(config, key)) for key in keys}
 
 

@@ -89,6 +89,14 @@ class UnlearnConfig(TrainingArguments):
         "help": "train only this fraction of weight entries, those with the largest forget-loss gradient "
                 "(SalUn), e.g. 0.1; None: every entry"})
 
+    optimizer: str = field(default="adamw", metadata={
+        "help": "adamw (the Trainer's optimiser, chosen by optim) or sophia: SOUL's second-order optimiser, "
+                "θ ← θ − η·clip(m / max(γ·h, ε), 1) with h an EMA of Gauss–Newton–Bartlett Hessian-diagonal "
+                "estimates (unlearnlab.training.sophia)"})
+    sophia_gamma: float = field(default=0.01, metadata={"help": "Sophia's γ: larger means smaller, more often "
+                                                                  "unclipped steps"})
+    sophia_hessian_every: int = field(default=10, metadata={"help": "optimiser steps between Hessian estimates"})
+
     _VALID_DICT_FIELDS = [*TrainingArguments._VALID_DICT_FIELDS, "lora"]  # parse JSON strings
 
     def __post_init__(self) -> None:
@@ -98,6 +106,7 @@ class UnlearnConfig(TrainingArguments):
         super().__post_init__()
         check_settings({f.name: getattr(self, f.name) for f in fields(self) if f.name in POSITIVE})
         check_localisation(self)
+        check_optimizer(self)
 
 
 def check_settings(settings: dict) -> None:
@@ -124,6 +133,20 @@ def check_localisation(config: UnlearnConfig) -> None:
     if config.lora and (config.saliency is not None or config.train_layers is not None):
         raise ValueError("saliency and train_layers restrict the model's own weights; with LoRA restrict the "
                          "adapters instead, e.g. lora={'r': 8, 'layers_to_transform': [1, 2]}")
+
+
+#: The optimisers ``UnlearnConfig.optimizer`` accepts.
+OPTIMIZERS = ("adamw", "sophia")
+
+
+def check_optimizer(config: UnlearnConfig) -> None:
+    """Refuse an unknown optimiser name or Sophia settings that cannot work."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {config.optimizer!r} (for other Trainer "
+                         "optimisers, leave optimizer='adamw' and set optim)")
+    if config.optimizer == "sophia" and (not config.sophia_gamma > 0 or int(config.sophia_hessian_every) < 1):
+        raise ValueError(f"sophia_gamma must be positive and sophia_hessian_every at least 1; got "
+                         f"{config.sophia_gamma!r} and {config.sophia_hessian_every!r}")
 
 
 def resolve(config: UnlearnConfig, model, output_dir: str | None = None) -> UnlearnConfig:

@@ -23,6 +23,7 @@ from ..methods import Method
 from ..methods.reference import FrozenOriginal
 from ..numerics import estimate_flops
 from .pairs import ForgetRetainPairs, real_tokens
+from .sophia import Sophia, gnb_estimate
 
 EvalFn = Callable[[Any], dict[str, float]]
 
@@ -79,6 +80,37 @@ class UnlearnTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.micro_parts: list[dict[str, torch.Tensor]] = []  # one entry per micro-batch of this step
         self.since_log: list[dict[str, float]] = []  # step means since the last log line
+
+    def create_optimizer(self, model=None):
+        """AdamW as the Trainer makes it, or :class:`~.sophia.Sophia` when ``args.optimizer == "sophia"`` (SOUL)."""
+        if self.args.optimizer != "sophia" or self.optimizer is not None:
+            return super().create_optimizer(model) if model is not None else super().create_optimizer()
+        opt_model = self.model if model is None else model
+        params = [p for p in opt_model.parameters() if p.requires_grad]
+        self.optimizer = Sophia(params, lr=self.args.learning_rate, gamma=self.args.sophia_gamma,
+                                weight_decay=self.args.weight_decay)
+        return self.optimizer
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """Before the first micro-batch of every k-th step, refresh Sophia's Hessian estimate on this batch."""
+        if (self.args.optimizer == "sophia" and not self.micro_parts
+                and self.state.global_step % int(self.args.sophia_hessian_every) == 0):
+            self.refresh_hessian(model, inputs)
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def refresh_hessian(self, model, inputs) -> None:
+        """One Gauss–Newton–Bartlett estimate on the forget batch (and the retain batch, when there is one)."""
+        sophia = self.optimizer
+        while not isinstance(sophia, Sophia):  # the Trainer wraps it (accelerate)
+            sophia = sophia.optimizer
+        params = [p for group in sophia.param_groups for p in group["params"]]
+        estimates = None
+        streams = [inputs[key] for key in ("forget", "retain") if inputs.get(key) is not None]
+        for stream in streams:
+            part = gnb_estimate(model, stream, params)
+            estimates = part if estimates is None else [
+                a if b is None else b if a is None else a + b for a, b in zip(estimates, part)]
+        sophia.update_hessian([None if e is None else e / len(streams) for e in estimates])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, parts = self.method.compute_loss(model, inputs["forget"], inputs.get("retain"), self.reference)
