@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 
-import datasets
 import pytest
+import test_training
 import torch
 
 from unlearnlab.formats import encode_dataset
@@ -12,15 +12,7 @@ from unlearnlab.numerics import mean_nll
 from unlearnlab.training import UnlearnConfig, unlearn
 from unlearnlab.training.masks import (forget_gradients, kept_fraction, layer_parameters, saliency_masks)
 
-FORGET = datasets.Dataset.from_list([
-    {"question": "Where was Ada Quillon born?", "answer": "Ada Quillon was born in Lisbon."},
-    {"question": "What genre does Ben Marrow write?", "answer": "Ben Marrow writes mystery novels."},
-    {"question": "Where was Ben Marrow born?", "answer": "Ben Marrow was born in Paris."},
-])
-RETAIN = datasets.Dataset.from_list([
-    {"question": "What is the capital of France?", "answer": "The capital of France is Paris."},
-    {"question": "Who was born in Lisbon?", "answer": "The mother of Ada was born in Lisbon."},
-])
+FORGET, RETAIN = test_training.FORGET, test_training.RETAIN  # the same small sets as the engine's tests
 QUICK = {"max_steps": 3, "per_device_train_batch_size": 2, "disable_tqdm": True, "learning_rate": 1e-2}
 
 
