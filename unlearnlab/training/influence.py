@@ -273,15 +273,7 @@ def newton_removal(theta: torch.Tensor, removed_gradient_sum: torch.Tensor, solv
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation (ties get their mean rank), without scipy."""
-    def ranks(x):
-        x = np.asarray(x, dtype=float)
-        order = np.argsort(x, kind="mergesort")
-        r = np.empty(len(x))
-        r[order] = np.arange(len(x))
-        for value in np.unique(x):
-            same = x == value
-            r[same] = r[same].mean()
-        return r
-    ra, rb = ranks(a), ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Spearman's rank correlation (ties get their mean rank), as scipy computes it."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
