@@ -91,3 +91,14 @@ def test_import_unlearnlab_is_light_and_has_no_side_effects():
 
     assert callable(ul.unlearn) and callable(ul.evaluate)
     assert ul.worlds.load and ul.models.load and ul.methods.get_method
+
+
+def test_import_quiets_only_the_optional_backends_loggers():
+    """torchao's import-time "Failed to load" lines would otherwise open every chapter's output."""
+    import logging
+
+    import unlearnlab  # noqa: F401
+
+    assert logging.getLogger("torchao").level == logging.ERROR
+    assert logging.getLogger("torch.utils._pytree").level == logging.ERROR
+    assert logging.getLogger("unlearnlab").level != logging.ERROR
