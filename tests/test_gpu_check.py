@@ -20,6 +20,8 @@ def test_the_dry_run_measures_every_step_and_writes_json(tmp_path, capsys):
         assert steps[name]["status"] == "ok", steps[name]["note"]
     assert steps["npo-step-small"]["figures"]["tokens_per_s"] > 0
     assert steps["memory-1b"]["figures"]["ratio"] > 0
+    # the NPO side of memory-1b is npo-step-1b's own measurement, not a third process of the same configuration
+    assert steps["memory-1b"]["figures"]["npo_peak_mb"] == steps["npo-step-1b"]["figures"]["peak_memory_mb"]
     assert steps["target-finetune"]["figures"]["timed_steps"] == 2
     assert {steps["chapter"]["status"], steps["fsdp"]["status"]} == {"skipped"}
     assert "DRY RUN" in capsys.readouterr().out
@@ -28,3 +30,22 @@ def test_the_dry_run_measures_every_step_and_writes_json(tmp_path, capsys):
 def test_a_failing_step_is_recorded_and_does_not_stop_the_others():
     step = gpu_check.timed("broken", lambda: 1 / 0)
     assert step.status == "failed" and "ZeroDivisionError" in step.note
+
+
+def test_a_configuration_is_measured_in_one_process_per_run(monkeypatch):
+    """memory-1b reuses npo-step-1b's process (same arguments); a new run measures afresh."""
+    from unlearnlab.perf.engine import Measurement
+
+    calls = []
+
+    def fake(config, argv):
+        calls.append((config, tuple(argv)))
+        return Measurement(config, "npo", 1.0, 10.0, 100.0, 50.0, 1.0, 1000, "cpu")
+
+    monkeypatch.setattr(gpu_check, "run_isolated", fake)
+    monkeypatch.setattr(gpu_check, "_measured", {})
+    a = gpu_check.measure("engine", ["--model", "tiny"])
+    assert gpu_check.measure("engine", ["--model", "tiny"]) is a and len(calls) == 1
+    gpu_check.measure("finetune", ["--model", "tiny"])
+    gpu_check.measure("engine", ["--model", "other"])
+    assert len(calls) == 3

@@ -1,6 +1,7 @@
 """The per-example views the notebooks use: answers side by side, memorisation, token losses, widgets."""
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -242,3 +243,47 @@ def test_activation_probe_is_the_mean_token_norm_of_the_layer_output(tiny_lm):
     assert set(norms) == {"forget", "retain"} and norms["forget"] != norms["retain"]
     with pytest.raises(ValueError, match="non-empty"):
         activation_probe(tokenizer, 0, forget=[])
+
+
+def fake_trace(p_clean=0.9, p_corrupt=0.2):
+    """What :func:`unlearnlab.localize.trace_fact` returns, for 2 blocks and 4 tokens (subject at 1 and 2)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    restored = torch.tensor([[0.1, 0.8, 0.2, 0.3], [0.2, 0.3, 0.4, 0.9], [0.2, 0.2, 0.3, 0.5]])
+    prompt = SimpleNamespace(tokens=["Where", "ĠAmir", "ĠBravby", "?"], subject_positions=[1, 2])
+    return SimpleNamespace(prompt=prompt, restored=restored, p_clean=p_clean, p_corrupt=p_corrupt)
+
+
+def test_trace_heatmap_draws_the_restored_probabilities_with_the_subject_marked():
+    import matplotlib.pyplot as plt
+
+    from unlearnlab.notebook import COLORS, trace_heatmap
+
+    trace = fake_trace()
+    ax = trace_heatmap(trace)
+    assert np.allclose(ax.images[0].get_array(), trace.restored.numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["embeddings", "block 0", "block 1"]
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == ["Where", " Amir", " Bravby", "?"]
+    forget = COLORS["forget"]
+    assert [labels[i].get_color() == forget for i in range(4)] == [False, True, True, False]
+    assert "0.90" in ax.get_title() and "0.20" in ax.get_title()
+    plt.close("all")
+
+
+def test_figure_explorer_draws_the_chosen_option(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from unlearnlab.notebook.widgets import figure_explorer, figures, trace_explorer
+
+    monkeypatch.setattr(figures.plt, "show", lambda: None)
+    drawn = []
+    box = figure_explorer([1e-4, 1e-3], drawn.append, "λ", slider=True)
+    box.children[0].value = 1e-3
+    assert drawn == [1e-4, 1e-3]
+    box = trace_explorer({"a": fake_trace(p_clean=0.5), "b": fake_trace(p_clean=0.7)})
+    box.children[0].value = "b"
+    assert box.children[0].options == ("a", "b") and "0.70" in plt.gca().get_title()
+    plt.close("all")

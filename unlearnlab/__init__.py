@@ -6,15 +6,32 @@ unlearning objective), ``unlearn`` (training over the Hugging Face Trainer),
 ``evaluate`` (the multifaceted evaluation suite) and ``notebook`` (figures,
 tables and widgets for the chapters).  ``unlearnlab/README.md`` maps every module.
 
-``import unlearnlab`` is cheap and has no side effects: each name below is
-imported on first use (torch and transformers take seconds to import).
+``import unlearnlab`` is cheap and has no side effects beyond two logger levels
+(:func:`_quiet_optional_backends`): each name below is imported on first use
+(torch and transformers take seconds to import).
 """
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from ._version import __version__
+
+
+def _quiet_optional_backends() -> None:
+    """Raise two loggers of torchao (an optional quantisation back end) to ERROR.
+
+    Why: when torchao is installed, ``transformers.modeling_utils`` imports it, and it
+    logs "Failed to load ..." for GPU kernels that cannot load here, while torch's
+    pytree logs a deprecation for two of its enums: six lines of stderr in the first
+    cell of every chapter that say nothing about unlearning.  Errors still show.
+    """
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+_quiet_optional_backends()
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {

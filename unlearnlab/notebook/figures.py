@@ -33,6 +33,36 @@ def token_heatmap(table, ax=None, vmax: float | None = None):
     return ax
 
 
+def trace_heatmap(trace, ax=None, colorbar: bool = True):
+    """One fact's causal trace: the restored probability per (restored state, token position).
+
+    ``trace`` is :func:`unlearnlab.localize.trace_fact` output (its ``prompt`` holds
+    the tokens and the subject's positions).  Row 0 is the embeddings, then one row
+    per block; the subject's tokens are labelled in the forget colour, so a reader
+    sees at once whether the bright cells sit on the subject or elsewhere.  The
+    title gives the clean and corrupted probabilities every cell lies between.
+    Returns the axes.
+    """
+    restored = trace.restored
+    restored = restored.detach().cpu().numpy() if hasattr(restored, "detach") else restored  # a tensor: numpy for imshow
+    n_rows, n_tokens = restored.shape
+    if ax is None:
+        _, ax = figure(width=max(5.0, 0.3 * n_tokens), height=1.2 + 0.45 * n_rows)
+    image = ax.imshow(restored, cmap="Purples", vmin=0, vmax=1, aspect="auto")
+    tokens = trace.prompt.tokens or [str(i) for i in range(n_tokens)]
+    ax.set_xticks(range(n_tokens), [t.replace("Ġ", " ").replace("Ċ", "\\n") for t in tokens], rotation=90, fontsize=7)
+    ax.set_yticks(range(n_rows), ["embeddings"] + [f"block {b}" for b in range(n_rows - 1)])
+    for position in trace.prompt.subject_positions:
+        ax.get_xticklabels()[position].set_color(COLORS["forget"])
+    ax.set_xlabel("token position (subject tokens in the forget colour)")
+    ax.set_ylabel("restored state")
+    ax.set_title(f"p(value): clean {trace.p_clean:.2f}, subject corrupted {trace.p_corrupt:.2f}", fontsize=9)
+    ax.grid(False)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label="restored p(value)", fraction=0.04, pad=0.02)
+    return ax
+
+
 def forget_loss_curves(betas=(0.1, 1.0), axes=None, span: float = 40.0):
     """Gradient ascent's and NPO's forget loss, and their gradient weights, against log π_θ/π_ref.
 

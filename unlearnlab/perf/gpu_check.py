@@ -101,6 +101,25 @@ def skipped(name: str, why: str) -> Step:
 
 
 # ----- the steps ---------------------------------------------------------------------------------------------
+#: measurements of this run by (config, argv): a configuration is measured in one fresh process, once
+_measured: dict[tuple[str, tuple[str, ...]], Measurement] = {}
+
+
+def measure(config: str, argv: list[str]) -> Measurement:
+    """:func:`run_isolated`, once per configuration and arguments within a run.
+
+    Why: memory-1b's NPO side is the very process npo-step-1b measures (same
+    arguments), and in a dry run npo-step-small and npo-step-1b are the same tiny
+    configuration too; each fresh process costs its Python and torch start-up
+    (about 15 s on a small shared CPU), so measuring it again would add time and no
+    information.  :func:`run` clears the memo, so separate runs measure afresh.
+    """
+    key = (config, tuple(argv))
+    if key not in _measured:
+        _measured[key] = run_isolated(config, argv)
+    return _measured[key]
+
+
 def engine_argv(model: str | None, sizes: Sizes, batch_size: int) -> list[str]:
     argv = ["--method", "npo", "--steps", str(sizes.steps), "--warmup", str(sizes.warmup),
             "--batch-size", str(batch_size), "--threads", str(sizes.threads)]
@@ -109,7 +128,7 @@ def engine_argv(model: str | None, sizes: Sizes, batch_size: int) -> list[str]:
 
 def npo_step(model: str | None, sizes: Sizes, batch_size: int, peak: float | None) -> dict:
     """Tokens/s and MFU of the engine's NPO step (``model=None``: random Llama-1B weights)."""
-    m = run_isolated("engine", engine_argv(model, sizes, batch_size))
+    m = measure("engine", engine_argv(model, sizes, batch_size))
     return {"model": model or "random Llama-3.2-1B", **throughput(m, peak), "precision": mixed_precision(device())}
 
 
@@ -123,7 +142,7 @@ def throughput(m: Measurement, peak: float | None) -> dict:
 def memory_ratio(model: str | None, sizes: Sizes, batch_size: int) -> dict:
     """Peak memory of NPO over plain fine-tuning on the same batches, each in its own process."""
     argv = engine_argv(model, sizes, batch_size)
-    npo, plain = run_isolated("engine", argv), run_isolated("finetune", argv)
+    npo, plain = measure("engine", argv), measure("finetune", argv)
     ratio = npo.peak_memory_mb / plain.peak_memory_mb
     return {"npo_peak_mb": round(npo.peak_memory_mb), "finetune_peak_mb": round(plain.peak_memory_mb),
             "ratio": round(ratio, 3), "target": TARGETS["memory vs finetune"],
@@ -198,6 +217,7 @@ def fsdp_smoke(timeout_s: int) -> dict:
 def run(dry: bool, peak: float | None = None) -> dict:
     """Every measurement in order; returns the JSON-ready report."""
     sizes = DRY if dry else Sizes()
+    _measured.clear()
     dev = device()
     gpu = describe(dev)
     peak = peak or (peak_tflops(torch.cuda.get_device_name(dev)) if dev.type == "cuda" else None)
