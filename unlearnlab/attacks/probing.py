@@ -68,3 +68,93 @@ def probe_auc(states: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds:
         probe.fit(states[train], labels[train])
         scores[test] = probe.predict_proba(states[test])[:, 1]
     return float(roc_auc_score(labels, scores))
+
+
+def mcq_from_qa(items: Sequence[dict], seed: int = 0) -> list[dict]:
+    """Multiple-choice items from QA items with ``perturbed_answers``: the answer among them, at a random place.
+
+    The place is drawn per item so that a probe cannot pass by position.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for item in items:
+        wrong = list(item.get("perturbed_answers") or [])
+        if not wrong:
+            raise ValueError(f"item {item.get('id')!r} has no perturbed_answers to serve as wrong options")
+        k = int(rng.integers(len(wrong) + 1))
+        out.append({**item, "choices": wrong[:k] + [item["answer"]] + wrong[k:], "answer": k})
+    return out
+
+
+def probe_layers(model, tokenizer, mcq_items: Sequence[dict], layers: Sequence[int] | None = None,
+                 shuffle_labels: bool = False, seed: int = 0) -> dict[int, float]:
+    """Probe AUC (true vs wrong option) at the output of each decoder layer.
+
+    ``shuffle_labels=True`` gives each item a random "true" option instead: the
+    control, where no probe should beat an AUC of 0.5 by more than noise.
+    """
+    n_layers = model.config.num_hidden_layers
+    layers = range(n_layers) if layers is None else layers
+    items = list(mcq_items)
+    if shuffle_labels:
+        rng = np.random.default_rng(seed + 1)
+        items = [{**item, "answer": int(rng.integers(len(item["choices"])))} for item in items]
+    out = {}
+    for layer in layers:
+        states, labels, groups = choice_states(model, tokenizer, items, layer)
+        out[int(layer)] = probe_auc(states, labels, groups, seed=seed)
+    return out
+
+
+def value_positions(tokenizer, items: Sequence[dict]) -> list[tuple[list[int], int]]:
+    """For each QA item: the token ids of question + answer, and the position of the value's first token.
+
+    The value starts where the encodings of the answer and of the answer cut
+    just before the value first differ (robust to how the tokenizer merges the
+    space before it).
+    """
+    out = []
+    for item in items:
+        answer, value = item["answer"], item["value"]
+        at = answer.find(value)
+        if at < 0:
+            raise ValueError(f"the value {value!r} is not in the answer {answer!r}")
+        full = encode_qa(tokenizer, item["question"], answer)["input_ids"]
+        cut = encode_qa(tokenizer, item["question"], answer[:at])["input_ids"]
+        first = next((i for i, (a, b) in enumerate(zip(full, cut)) if a != b), min(len(full), len(cut)))
+        if first >= len(full):
+            raise ValueError(f"could not find the value's tokens in {answer!r}")
+        out.append((full, first))
+    return out
+
+
+@torch.no_grad()
+def logit_lens(model, tokenizer, items: Sequence[dict], batch_size: int = 64) -> np.ndarray:
+    """Probability of the value's first token read from every layer through the output head (logit lens).
+
+    Teacher-forced on question + answer up to the value; the hidden state before
+    the value goes through the final norm and the output head as if that layer
+    were the last (nostalgebraist, 2020).  Returns an array (items, layers + 1):
+    column 0 is the embedding output, column L the last layer's (the model's
+    own prediction, checked in the tests).
+    """
+    was_training = model.training
+    model.eval()
+    norm, head = model.model.norm, model.get_output_embeddings()
+    positions = value_positions(tokenizer, items)
+    pad = pad_id(tokenizer)
+    rows = []
+    for start in range(0, len(positions), batch_size):
+        chunk = positions[start:start + batch_size]
+        batch = pad_batch([{"input_ids": ids[:first], "attention_mask": [1] * first} for ids, first in chunk], pad)
+        out = model(input_ids=batch["input_ids"].to(model.device),
+                    attention_mask=batch["attention_mask"].to(model.device), output_hidden_states=True)
+        last = (batch["attention_mask"].sum(dim=1) - 1).to(model.device)
+        target = torch.tensor([ids[first] for ids, first in chunk], device=model.device)
+        per_layer = []
+        for hidden in out.hidden_states:  # the embedding output, then each layer's output before the final norm
+            p = torch.softmax(head(norm(hidden[torch.arange(len(last)), last])).float(), dim=-1)
+            per_layer.append(p[torch.arange(len(target)), target].cpu())
+        rows.append(torch.stack(per_layer, dim=1))
+    model.train(was_training)
+    return torch.cat(rows).numpy()

@@ -25,6 +25,7 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     from ..devices import describe, device
     from .style import use_style
 
+    quiet_optional_backends()
     transformers.set_seed(seed)  # seeds random, numpy and torch
     if threads:
         torch.set_num_threads(threads)
@@ -45,6 +46,17 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     }
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     return info
+
+
+#: Loggers of optional back-ends that transformers imports when they are installed (torchao comes with the
+#: ``quant`` tooling): on a CPU they report missing CUDA kernels and deprecations, nothing a learner can act on.
+OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree")
+
+
+def quiet_optional_backends(level: int = logging.ERROR) -> None:
+    """Show only errors from :data:`OPTIONAL_BACKEND_LOGGERS`, so importing the Trainer prints nothing."""
+    for name in OPTIONAL_BACKEND_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 def show_messages(level: int = logging.INFO) -> None:
