@@ -134,14 +134,19 @@ def test_probe_reads_a_readable_attribute_near_perfectly_and_random_labels_at_ch
     assert _unchanged(model, before)
     assert list(readable) == list(range(model.config.num_hidden_layers))
     assert min(readable.values()) > 0.95
+    by_layer, _, _ = attacks.probing.choice_states_by_layer(model, tokenizer, items[:3], [0, 1])
+    one, _, _ = attacks.choice_states(model, tokenizer, items[:3], 1)
+    np.testing.assert_allclose(by_layer[1], one)
     assert all(abs(v - 0.5) < 0.2 for v in control.values())
 
 
 def test_mcq_from_qa_places_the_answer_among_the_perturbed_ones():
     mcq = attacks.mcq_from_qa(FACTS, seed=0)
     for item, qa in zip(mcq, FACTS):
-        assert item["choices"][item["answer"]] == qa["answer"]
+        assert item["choices"][item["answer"]] == qa["answer"]  # FACTS have no paraphrased answer: the answer
         assert sorted(item["choices"]) == sorted([qa["answer"], *qa["perturbed_answers"]])
+    paraphrased = attacks.mcq_from_qa([{**FACTS[0], "paraphrased_answer": "In Lisbon."}])[0]
+    assert paraphrased["choices"][paraphrased["answer"]] == "In Lisbon."
     assert len({m["answer"] for m in mcq}) > 1
 
 

@@ -29,22 +29,31 @@ def choice_states(model, tokenizer, items: Sequence[dict], layer: int,
     item_index)``: one row per option, its label (1 for the item's answer) and
     its item, so that cross-validation can keep an item's options together.
     """
+    states, labels, groups = choice_states_by_layer(model, tokenizer, items, [layer], batch_size)
+    return states[layer], labels, groups
+
+
+@torch.no_grad()
+def choice_states_by_layer(model, tokenizer, items: Sequence[dict], layers: Sequence[int],
+                           batch_size: int = 64) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`choice_states` for several layers from one forward pass: ``({layer: states}, is_true, item_index)``."""
     was_training = model.training
     model.eval()
     rows = [(i, k, encode_qa(tokenizer, item["question"], str(choice)))
             for i, item in enumerate(items) for k, choice in enumerate(item["choices"])]
-    states = []
+    states: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
     for start in range(0, len(rows), batch_size):
         batch = pad_batch([r[2] for r in rows[start:start + batch_size]], pad_id(tokenizer))
         out = model(input_ids=batch["input_ids"].to(model.device),
                     attention_mask=batch["attention_mask"].to(model.device), output_hidden_states=True)
-        hidden = out.hidden_states[1:][layer]  # hidden_states[0] is the embedding output
         last = batch["attention_mask"].sum(dim=1) - 1  # right padding: the last real token
-        states.append(hidden[torch.arange(len(last)), last.to(hidden.device)].float().cpu())
+        for layer in layers:
+            hidden = out.hidden_states[1:][layer]  # hidden_states[0] is the embedding output
+            states[layer].append(hidden[torch.arange(len(last)), last.to(hidden.device)].float().cpu())
     model.train(was_training)
     labels = np.array([int(k == int(items[i]["answer"])) for i, k, _ in rows])
     groups = np.array([i for i, _, _ in rows])
-    return torch.cat(states).numpy(), labels, groups
+    return {layer: torch.cat(s).numpy() for layer, s in states.items()}, labels, groups
 
 
 def probe_auc(states: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> float:
@@ -70,10 +79,13 @@ def probe_auc(states: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds:
     return float(roc_auc_score(labels, scores))
 
 
-def mcq_from_qa(items: Sequence[dict], seed: int = 0) -> list[dict]:
-    """Multiple-choice items from QA items with ``perturbed_answers``: the answer among them, at a random place.
+def mcq_from_qa(items: Sequence[dict], seed: int = 0, true_field: str = "paraphrased_answer") -> list[dict]:
+    """Multiple-choice items from QA items with ``perturbed_answers``: the true answer among them, at a random place.
 
-    The place is drawn per item so that a probe cannot pass by position.
+    The true option is ``true_field``, by default the paraphrased answer: the
+    generated worlds phrase it with the same template as the perturbed ones, so
+    only the fact tells it apart (the trained answer's wording alone would give
+    it away).  The place is drawn per item so that a probe cannot pass by position.
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -82,7 +94,8 @@ def mcq_from_qa(items: Sequence[dict], seed: int = 0) -> list[dict]:
         if not wrong:
             raise ValueError(f"item {item.get('id')!r} has no perturbed_answers to serve as wrong options")
         k = int(rng.integers(len(wrong) + 1))
-        out.append({**item, "choices": wrong[:k] + [item["answer"]] + wrong[k:], "answer": k})
+        true = item.get(true_field) or item["answer"]
+        out.append({**item, "choices": wrong[:k] + [true] + wrong[k:], "answer": k})
     return out
 
 
@@ -99,11 +112,8 @@ def probe_layers(model, tokenizer, mcq_items: Sequence[dict], layers: Sequence[i
     if shuffle_labels:
         rng = np.random.default_rng(seed + 1)
         items = [{**item, "answer": int(rng.integers(len(item["choices"])))} for item in items]
-    out = {}
-    for layer in layers:
-        states, labels, groups = choice_states(model, tokenizer, items, layer)
-        out[int(layer)] = probe_auc(states, labels, groups, seed=seed)
-    return out
+    states, labels, groups = choice_states_by_layer(model, tokenizer, items, list(layers))
+    return {int(layer): probe_auc(states[layer], labels, groups, seed=seed) for layer in layers}
 
 
 def value_positions(tokenizer, items: Sequence[dict]) -> list[tuple[list[int], int]]:

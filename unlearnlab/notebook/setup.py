@@ -22,7 +22,7 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     import torch
     import transformers
 
-    from ..devices import describe, device
+    from ..devices import describe, device, quiet_optional_backends
     from .style import use_style
 
     quiet_optional_backends()
@@ -46,17 +46,6 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     }
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     return info
-
-
-#: Loggers of optional back-ends that transformers imports when they are installed (torchao comes with the
-#: ``quant`` tooling): on a CPU they report missing CUDA kernels and deprecations, nothing a learner can act on.
-OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree")
-
-
-def quiet_optional_backends(level: int = logging.ERROR) -> None:
-    """Show only errors from :data:`OPTIONAL_BACKEND_LOGGERS`, so importing the Trainer prints nothing."""
-    for name in OPTIONAL_BACKEND_LOGGERS:
-        logging.getLogger(name).setLevel(level)
 
 
 def show_messages(level: int = logging.INFO) -> None:
