@@ -59,6 +59,10 @@ def test_relearning_restores_a_model_only_fine_tuned_away_and_not_one_that_never
     never, _ = tiny_lm  # a model that never saw the facts relearns the shown ones but not the held-back ones
     naive = attacks.relearn_curve(never, tokenizer, shown, held, steps=10, eval_every=5, learning_rate=1e-3)
     assert curve["held_back"].iloc[-1] >= 0.75 and curve["held_back"].iloc[-1] > naive["held_back"].iloc[-1] + 0.5
+    # any score works, and shown items without a planted value are not recalled
+    plain = [{k: v for k, v in f.items() if k != "value"} for f in shown]
+    custom = attacks.relearn_curve(hidden, tokenizer, plain, held, steps=5, eval_every=5, score=lambda m: 0.25)
+    assert list(custom.columns) == ["step", "held_back"] and custom["held_back"].tolist() == [0.25, 0.25]
 
 
 # ----- quantization -------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def relearn_curve(model, tokenizer, shown: Sequence[dict], held_back: Sequence[d
 
     Returns a frame with one row per evaluation: ``step``, ``held_back`` (fact
     recall on the held-back items, or ``score(model)``) and ``shown`` (recall
-    on the fine-tuning items, to see that the fine-tune took).  The model passed
+    on the fine-tuning items, to see that the fine-tune took; left out when
+    they have no ``value``, as with the hazard world's MCQs).  The model passed
     in is not changed.  Run it on the retrained model too: that curve is the
     baseline a recovery must beat.
     """
@@ -57,10 +58,15 @@ def relearn_curve(model, tokenizer, shown: Sequence[dict], held_back: Sequence[d
         raise ValueError("relearn_curve needs items to fine-tune on and held-back items to test")
     held = score or (lambda m: fact_recall(m, tokenizer, held_back))
 
+    with_values = all(item.get("value") for item in shown)  # items without a planted value (e.g. MCQ worlds)
+
     def evaluate(m) -> dict[str, float]:
-        return {"held_back": held(m), "shown": fact_recall(m, tokenizer, shown)}
+        scores = {"held_back": held(m)}
+        if with_values:
+            scores["shown"] = fact_recall(m, tokenizer, shown)
+        return scores
 
     _, log = finetune(model, tokenizer, list(shown), max_steps=steps, learning_rate=learning_rate,
                       per_device_train_batch_size=batch_size, seed=seed, eval_fn=evaluate,
                       eval_every=eval_every, disable_tqdm=True)
-    return pd.DataFrame([{"step": e["step"], "held_back": e["held_back"], "shown": e["shown"]} for e in log.evals])
+    return pd.DataFrame([{key: e[key] for key in ("step", "held_back", "shown") if key in e} for e in log.evals])
