@@ -18,10 +18,13 @@ utility), ``memorization``, ``mia`` (membership inference, PrivLeak), ``muse``,
 ``efficiency``, ``results`` (data and JSON), ``aggregates`` (the registry of
 named aggregates), ``tofu_logs`` (TOFU's own logs), ``suite`` (``evaluate``),
 ``progress``, ``probes`` (cheap losses to watch during unlearning), ``compare`` and
-``band`` (verdicts against the seed band of several retrained models).
+``band`` (verdicts against the seed band of several retrained models), ``card`` (the
+survey's generality, authenticity and precision as a scorecard, and an unlearning card
+written from saved results).
 """
 from .aggregates import aggregate, split_aggregate
 from .band import seed_bands, seed_table, verdict
+from .card import scorecard, unlearning_card
 from .compare import compare, distance_to_retrain, pareto_front
 from .probes import activation_probe, loss_probe, mean_activation_norm, mean_answer_loss
 from .results import EvalResult, load_result, reference_log, retrained_log_from
@@ -30,4 +33,5 @@ from .tofu_logs import from_tofu_logs
 
 __all__ = ["evaluate", "EvalResult", "load_result", "retrained_log_from", "reference_log", "aggregate",
            "split_aggregate", "from_tofu_logs", "compare", "distance_to_retrain", "pareto_front", "loss_probe",
-           "mean_answer_loss", "activation_probe", "mean_activation_norm", "seed_bands", "seed_table", "verdict"]
+           "mean_answer_loss", "activation_probe", "mean_activation_norm", "seed_bands", "seed_table", "verdict",
+           "scorecard", "unlearning_card"]
