@@ -15,7 +15,7 @@ def _name(requirement: str) -> str:
 def _pyproject_names() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_name(r) for r in project["dependencies"]}
-    for extra in ("dev", "offline"):
+    for extra in ("dev", "offline", "quant"):
         names |= {_name(r) for r in project["optional-dependencies"][extra]}
     return names
 

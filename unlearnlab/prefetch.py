@@ -80,6 +80,7 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "07": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     # 08 trains its own small leave-one-out models (models.leave_out, ~1 min of CPU on first run), cached there
     "08": ChapterNeeds(worlds=("authors",)),
+    "12": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
 }
 
 # The offline copy of the small tier, the same requirement as the Makefile's.
