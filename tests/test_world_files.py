@@ -33,3 +33,21 @@ def test_seed_and_size_are_parameters_of_every_world(world):
     larger = worlds.load(world, "ci", **{size: SIZES[world]})
     assert len(larger.items("full")) > len(worlds.load(world, "laptop").items("full"))
     assert larger.params[size] == SIZES[world]
+
+
+def test_a_generated_world_is_regenerated_when_its_generator_changes(monkeypatch, tmp_path):
+    """The cache key holds a digest of the generator's code, so an edited generator never serves old files."""
+    from unlearnlab.worlds import base
+
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    calls = []
+
+    def write(folder):
+        calls.append(folder)
+        (folder / "rows.jsonl").write_text("{}\n")
+
+    assert len(base.generator_digest("authors")) == 16
+    first = base.generated_folder("authors", {"seed": 7}, write)
+    assert base.generated_folder("authors", {"seed": 7}, write) == first and len(calls) == 1
+    monkeypatch.setattr(base, "generator_digest", lambda name: "edited")
+    assert base.generated_folder("authors", {"seed": 7}, write) != first and len(calls) == 2
