@@ -91,9 +91,9 @@ def test_a_forced_device_that_is_not_there_names_the_variable(monkeypatch, value
 def test_optional_backend_loggers_show_only_errors_unless_the_user_chose(monkeypatch):
     import logging
 
-    from unlearnlab.devices import OPTIONAL_BACKEND_LOGGERS, quiet_optional_backends
+    from unlearnlab import OPTIONAL_BACKEND_LOGGERS, _quiet_optional_backends
     first, second = (logging.getLogger(n) for n in OPTIONAL_BACKEND_LOGGERS)
     monkeypatch.setattr(first, "level", logging.NOTSET)
     monkeypatch.setattr(second, "level", logging.DEBUG)  # chosen by the user: kept
-    quiet_optional_backends()
+    _quiet_optional_backends()
     assert first.level == logging.ERROR and second.level == logging.DEBUG

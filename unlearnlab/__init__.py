@@ -19,16 +19,24 @@ from typing import Any
 from ._version import __version__
 
 
-def _quiet_optional_backends() -> None:
-    """Raise two loggers of torchao (an optional quantisation back end) to ERROR.
+#: loggers of optional back ends that transformers imports when they are installed (torchao)
+OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree")
+
+
+def _quiet_optional_backends(level: int = logging.ERROR) -> None:
+    """Raise two loggers of torchao (an optional quantisation back end) to ERROR, unless the user chose a level.
 
     Why: when torchao is installed, ``transformers.modeling_utils`` imports it, and it
     logs "Failed to load ..." for GPU kernels that cannot load here, while torch's
     pytree logs a deprecation for two of its enums: six lines of stderr in the first
     cell of every chapter that say nothing about unlearning.  Errors still show.
+    It lives here, not in a submodule, because every chapter's first import is
+    ``unlearnlab`` and the quieting must come before transformers is imported.
     """
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in OPTIONAL_BACKEND_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
 
 
 _quiet_optional_backends()

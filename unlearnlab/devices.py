@@ -12,18 +12,6 @@ import os
 import torch
 
 
-#: Loggers of optional back-ends that transformers imports with its Trainer when they are installed
-#: (torchao): on a CPU they report missing CUDA kernels and deprecations, nothing a learner can act on.
-OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree")
-
-
-def quiet_optional_backends(level: int = logging.ERROR) -> None:
-    """Show only errors from :data:`OPTIONAL_BACKEND_LOGGERS`, unless the user set their level already."""
-    for name in OPTIONAL_BACKEND_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(level)
-
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()

@@ -22,10 +22,9 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     import torch
     import transformers
 
-    from ..devices import describe, device, quiet_optional_backends
+    from ..devices import describe, device
     from .style import use_style
 
-    quiet_optional_backends()
     transformers.set_seed(seed)  # seeds random, numpy and torch
     if threads:
         torch.set_num_threads(threads)

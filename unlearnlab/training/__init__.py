@@ -8,11 +8,8 @@ Modules, in the order a run uses them:
 ``trainer``  the ``Trainer`` subclass that runs a method's loss, its callbacks and :class:`UnlearnLog`
 ``api``      :func:`unlearn` and :func:`finetune`
 """
-from ..devices import quiet_optional_backends
-
-quiet_optional_backends()  # before the Trainer is imported: it imports torchao, which logs CPU kernel noise
-from .api import finetune, unlearn  # noqa: E402
-from .config import UnlearnConfig  # noqa: E402
-from .trainer import UnlearnLog  # noqa: E402
+from .api import finetune, unlearn
+from .config import UnlearnConfig
+from .trainer import UnlearnLog
 
 __all__ = ["unlearn", "finetune", "UnlearnConfig", "UnlearnLog"]
