@@ -125,7 +125,10 @@ class WhoIsHarryPotter(Method):
         base = reference.logits(forget)
         with torch.no_grad():
             boosted = forward_logits(self.reinforced, forget)
-        anchored = translated_base(reference, forget, base) if "generic" in forget else base
+        if self.generic_terms and "generic" not in forget:
+            raise ValueError("whp with generic_terms needs the translated text in the batch: encode the forget set "
+                             "after method.prepare_forget() (ul.unlearn does), which adds the 'generic' stream")
+        anchored = translated_base(reference, forget, base) if self.generic_terms else base
         generic = anchored.float() - self.strength * torch.relu(boosted.float() - base.float())
         generic, _, mask = shift(generic, forget["labels"])
         return soft_cross_entropy(logits["forget"][:, :-1].float(), torch.softmax(generic, -1), mask)
