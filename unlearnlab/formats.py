@@ -56,7 +56,9 @@ def encode_dataset(dataset, tokenizer, max_length: int = 256):
     QA items (``question``/``answer``) are encoded with :func:`encode_qa`; a
     corpus of ``text`` items with :func:`encode_text`.  A ``preferred_answer``
     column (DPO's refusal) becomes a second encoding of the same question in a
-    nested ``preferred`` column.  Other columns are dropped.
+    nested ``preferred`` column; ``generic_question``/``generic_answer`` (WHP's
+    translated text) a nested ``generic`` column and its ``generic_align``.
+    Other columns are dropped.
     """
     columns = set(dataset.column_names)
     if {"question", "answer"} <= columns:
@@ -65,6 +67,9 @@ def encode_dataset(dataset, tokenizer, max_length: int = 256):
             item = encode_qa(tokenizer, row["question"], row["answer"], max_length)
             if "preferred_answer" in columns:
                 item["preferred"] = encode_qa(tokenizer, row["question"], row["preferred_answer"], max_length)
+            if "generic_question" in columns:  # WHP's translated text, and which of its positions stand in
+                item["generic"] = encode_qa(tokenizer, row["generic_question"], row["generic_answer"], max_length)
+                item["generic_align"] = align_tokens(item["input_ids"], item["generic"]["input_ids"])
             return item
     elif "text" in columns:
         def encode(row, index):
@@ -74,6 +79,28 @@ def encode_dataset(dataset, tokenizer, max_length: int = 256):
     else:
         raise ValueError(f"items need 'question' and 'answer' columns, or a 'text' column; got {sorted(columns)}")
     return dataset.map(encode, with_indices=True, remove_columns=dataset.column_names, desc="tokenising")
+
+
+def align_tokens(original: Sequence[int], translated: Sequence[int]) -> list[int]:
+    """For each original position, the translated position whose next-token prediction stands in for it (−1: none).
+
+    The two token sequences differ only where terms were replaced.  Unchanged
+    tokens pair one to one (a token just before a replaced term thus predicts
+    the *generic* term's first token, the point of the translation); the last
+    token of a replaced span pairs with the last token of its replacement (both
+    predict what follows it); other tokens inside a replaced span have no
+    counterpart.  Matching is :class:`difflib.SequenceMatcher`'s.
+    """
+    import difflib
+
+    align = [-1] * len(original)
+    matcher = difflib.SequenceMatcher(a=list(original), b=list(translated), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            align[i1:i2] = range(j1, j2)
+        elif tag == "replace" or (tag == "delete" and j1 > 0):
+            align[i2 - 1] = j2 - 1
+    return align
 
 
 def _check_answer(row: dict, index: int) -> None:

@@ -67,7 +67,7 @@ RETRAINED_SEEDS = tuple(ModelNeed("retrained", "authors", forget="forget10", see
 HAZARD = (ModelNeed("target", "hazard"),
           *(ModelNeed("retrained", "hazard", forget="forget_qa", seed=k) for k in (0, 1, 2)))
 
-# chapter number -> what its notebook loads.  Chapters 09-14 (see the course map) add their
+# chapter number -> what its notebook loads.  Chapters 10-14 (see the course map) add their
 # rows here when they are written.
 CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "00": ChapterNeeds(worlds=("authors",), small_tier=True),  # the untrained tiny model and the zoo
@@ -80,6 +80,7 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "07": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     # 08 trains its own small leave-one-out models (models.leave_out, ~1 min of CPU on first run), cached there
     "08": ChapterNeeds(worlds=("authors",)),
+    "09": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     "12": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
 }
 
