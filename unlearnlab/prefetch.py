@@ -81,6 +81,8 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     # 08 trains its own small leave-one-out models (models.leave_out, ~1 min of CPU on first run), cached there
     "08": ChapterNeeds(worlds=("authors",)),
     "09": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
+    # 10 runs on the small tier (SmolLM2-135M-Instruct) and the authors world's real-world facts; nothing is trained
+    "10": ChapterNeeds(worlds=("authors",), small_tier=True),
     "12": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
 }
 

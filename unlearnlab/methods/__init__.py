@@ -12,10 +12,15 @@ Families (one module each): ``gradient`` (descent, GA, GradDiff, KL), ``relabel`
 ``weighted`` (WGA, UNDIAL), ``representation`` (RMU), ``arithmetic`` (task
 vectors, Who's Harry Potter).  To add your own, subclass :class:`Method`, give it
 a ``name`` and a ``forget_loss``, and decorate it with :func:`register`.
+
+Input-based methods (``input_based``: in-context unlearning and guardrail prompts)
+train nothing and are not in the registry: :func:`icul` and :func:`guardrail`
+return a :class:`PromptedModel` that reads a fixed context before every query.
 """
 from . import arithmetic, gradient, preference, relabel, representation, weighted  # noqa: F401  (registers)
 from .base import Method, get_method, list_methods, register
+from .input_based import PromptedModel, guardrail, icul
 from .reference import FrozenOriginal, FrozenReference, add_reference_logprobs
 
 __all__ = ["Method", "register", "get_method", "list_methods", "FrozenOriginal", "FrozenReference",
-           "add_reference_logprobs"]
+           "add_reference_logprobs", "PromptedModel", "icul", "guardrail"]
