@@ -80,6 +80,11 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "07": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     # 08 trains its own small leave-one-out models (models.leave_out, ~1 min of CPU on first run), cached there
     "08": ChapterNeeds(worlds=("authors",)),
+    # 11 evaluates on three worlds: the authors seeds, MUSE on books (target + the model retrained without book I,
+    # ~1 min of CPU each on first build) and the hazard quiz (target + retrained seed 0)
+    "11": ChapterNeeds(worlds=("authors", "books", "hazard"),
+                       models=(TARGET, *RETRAINED_SEEDS, ModelNeed("target", "books"),
+                               ModelNeed("retrained", "books", forget="forget"), *HAZARD[:2])),
 }
 
 # The offline copy of the small tier, the same requirement as the Makefile's.
