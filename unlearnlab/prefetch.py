@@ -83,6 +83,11 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
     "09": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
     # 10 runs on the small tier (SmolLM2-135M-Instruct) and the authors world's real-world facts; nothing is trained
     "10": ChapterNeeds(worlds=("authors",), small_tier=True),
+    # 11 evaluates on three worlds: the authors seeds, MUSE on books (target + the model retrained without book I,
+    # ~1 min of CPU each on first build) and the hazard quiz (target + retrained seed 0)
+    "11": ChapterNeeds(worlds=("authors", "books", "hazard"),
+                       models=(TARGET, *RETRAINED_SEEDS, ModelNeed("target", "books"),
+                               ModelNeed("retrained", "books", forget="forget"), *HAZARD[:2])),
     "12": ChapterNeeds(models=(TARGET, *RETRAINED_SEEDS)),
 }
 
