@@ -120,6 +120,18 @@ def test_gradnorm_matches_a_manual_backward_and_leaves_grad_buffers_alone(tiny_l
     assert all(p.grad is None for p in model.parameters())
 
 
+
+def test_gradnorm_scores_do_not_depend_on_the_batch_size(tiny_lm):
+    # one example per backward pass is the fast default (see gradnorm_scores); padded batches must agree
+    model, tokenizer = tiny_lm
+    features = [encode_qa(tokenizer, q, a) for q, a in (
+        ("Where was Ada Quillon born?", "Ada Quillon was born in Lisbon."),
+        ("What did Ada Quillon write?", "She wrote a long novel about the sea and its lighthouses."),
+        ("When?", "In 1990."))]
+    one = mia.gradnorm_scores(model, features, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    batched = mia.gradnorm_scores(model, features, tokenizer.eos_token_id, tokenizer.pad_token_id, batch_size=3)
+    assert one == pytest.approx(batched, rel=1e-4)
+
 # ----- text metrics -----------------------------------------------------------------------
 def test_rouge_recall_f1_and_stemming():
     scores = rouge_scores("the cat sat", "the cat sat on the mat")

@@ -174,13 +174,17 @@ def attack_score(item, attack: str, min_k: float = MIN_K_FRACTION) -> float | No
 
 
 def gradnorm_scores(model, features: Sequence[dict], eos_token_id: int | None, pad_token_id: int,
-                    batch_size: int = 16, progress: bool | None = None) -> list[float]:
+                    batch_size: int = 1, progress: bool | None = None) -> list[float]:
     """Per-example mean over parameter tensors of ‖∇ loss‖₂ (open-unlearning's GradNorm, p = 2).
 
     The loss is the mean NLL of the answer tokens without the final EOS, as for
     the other token-level attacks.  Gradients come from ``torch.autograd.grad``,
     so the model's ``.grad`` buffers (an optimiser's state) are left untouched.
-    ``progress``: see :mod:`unlearnlab.eval.progress`.
+    ``batch_size`` is 1 by default because each example needs its own backward
+    pass, and a backward pass from one row of a batched forward still runs
+    through the whole batch's graph: with 16 rows a batch costs about 16 full
+    backward passes instead of 16 small ones (3x slower on a CPU for the tiny
+    model, same scores).  ``progress``: see :mod:`unlearnlab.eval.progress`.
     """
     params = [p for p in model.parameters() if p.requires_grad] or list(model.parameters())
     saved_flags = [p.requires_grad for p in params]
