@@ -121,27 +121,6 @@ def test_one_batch_of_four_and_four_accumulated_batches_of_one_give_the_same_ste
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
-
-def test_training_freezes_older_objects_for_the_collector_and_thaws_them_after(tiny_lm, monkeypatch):
-    # Trainer.train starts with a full gc.collect(); the objects alive before training are kept out of it
-    import gc
-
-    from unlearnlab.training import api
-
-    model, tokenizer = tiny_lm
-    seen = []
-    monkeypatch.setattr(api.gc, "collect", lambda *a: seen.append(gc.get_freeze_count()) or 0)
-    unlearn(model, tokenizer, "graddiff", FORGET, RETAIN, **QUICK)
-    assert seen and all(count > 0 for count in seen)
-    assert gc.get_freeze_count() == 0
-    gc.freeze()  # a caller that froze objects itself keeps them frozen
-    try:
-        with api.older_objects_frozen():
-            pass
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-
 # ----- reproducibility and pairing --------------------------------------------------------------------
 def test_same_seed_same_losses_other_seed_other_losses(tiny_tokenizer):
     from unlearnlab.models.tiny import build_tiny

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import copy
 import difflib
-import gc
 import logging
 import os
 import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -328,34 +326,13 @@ def train(model, tokenizer, method: Method, pairs: ForgetRetainPairs, config: Un
         reference = FrozenOriginal(model) if method.needs_live_reference else None
         original = snapshot_trainable(model) if method.needs_original else None
         trainer = build_trainer(model, tokenizer, method, reference, pairs, config, log, eval_fn)
-        with masked_gradients(model, masks), older_objects_frozen():
+        with masked_gradients(model, masks):
             trainer.train()
     if original is not None:
         method.finalize(model, original)
     if config.activation_checkpointing:
         model.activation_checkpointing_disable()
     return trainer, trainer.sum_over_processes(reference.tokens if reference is not None else 0)
-
-
-@contextmanager
-def older_objects_frozen() -> Iterator[None]:
-    """Keep the objects that exist before training out of the garbage collector's scans while it runs.
-
-    Why: ``Trainer.train`` starts with accelerate's ``free_memory``, a full ``gc.collect()``
-    over every object the process holds.  In a notebook full of evaluation results that
-    costs 0.3-0.5 s per run on a CPU, about a tenth of a short unlearning run.
-    ``gc.freeze`` moves the existing objects to a generation the collector skips (garbage
-    among them waits for the next collection after training); ``gc.unfreeze`` puts them
-    back.  Nothing is done when the caller has frozen objects already (a pre-fork server).
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def build_trainer(model, tokenizer, method: Method, reference, pairs: ForgetRetainPairs, config: UnlearnConfig,
