@@ -31,7 +31,7 @@ TEST_CACHE ?= $(CURDIR)/.cache/unlearnlab
 test: unit integration book-test  ## unit, integration and browser tests, then every notebook under nbval (ci profile)
 	UNLEARNLAB_PROFILE=ci UNLEARNLAB_CACHE=$(TEST_CACHE) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
 
-unit: $(STAMP)  ## unit tests only (no model is trained for more than a few seconds; about a minute)
+unit: $(STAMP)  ## unit tests only (no model is trained for more than a few seconds; about two minutes on 2 cores)
 	UNLEARNLAB_PROFILE=ci UNLEARNLAB_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest tests -q -m "not slow" \
 		--ignore=tests/test_book_browser.py
 
