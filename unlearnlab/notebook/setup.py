@@ -17,11 +17,9 @@ from ..config import get_profile
 
 def setup(seed: int = 0, threads: int | None = None) -> dict:
     """Seed every generator, apply the plot style and print versions, device and profile."""
-    import torch
-
-    quiet_optional_libraries()  # before transformers, whose import pulls torchao in
     import datasets
     import pandas as pd
+    import torch
     import transformers
 
     from ..devices import describe, device
@@ -47,18 +45,6 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     }
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     return info
-
-
-def quiet_optional_libraries() -> None:
-    """Keep import-time log lines of optional libraries out of the notebooks; their errors still show.
-
-    torchao (installed for quantisation) tries to load GPU kernels when
-    transformers imports it and, on a CPU-only machine, logs a warning with the
-    library's path for each; torch then logs a deprecation notice about
-    torchao's enums.  Neither says anything about the chapter or its results.
-    """
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def show_messages(level: int = logging.INFO) -> None:
