@@ -45,7 +45,7 @@ def test_card_reports_evidence_verdicts_and_risks_from_results():
     assert "- **generality**: not met" in card and "- **authenticity**: met" in card
     assert "- **precision**: met" in card
     risks = card.split("## Residual risks")[1]
-    assert "generality: hard_in_scope_fact_recall = 0.550 (outside" in risks and "ci profile" in risks
+    assert "generality: hard_in_scope_fact_recall = 0.550 (above" in risks and "ci profile" in risks
 
 
 def per_item_result(name: str, shift: float, profile: str = "laptop") -> EvalResult:
@@ -70,3 +70,14 @@ def test_card_from_saved_files_equals_card_from_results_and_refuses_empty_input(
     from_files = unlearning_card("x", "ga", [run.save(tmp_path / "ga.json")], paths)
     assert from_files == unlearning_card("x", "ga", [run], refs)
     assert "forget split `forget10` (4 items)" in from_files and "ci profile" not in from_files
+
+
+def test_a_check_line_names_the_side_of_the_band_that_matters():
+    from unlearnlab.eval.band import Band
+    from unlearnlab.eval.card import Check
+
+    band = Band(0.5, 0.7, (0.55, 0.65))
+    assert "(at or below the top of the retrained band" in Check("generality", "x", 0.1, band, True).line()
+    assert "(above the retrained band" in Check("authenticity", "x", 0.9, band, False).line()
+    assert "(below the retrained band" in Check("precision", "x", 0.1, band, False).line()
+    assert "(at or above the floor of the retrained band" in Check("precision", "x", 0.9, band, True).line()

@@ -44,8 +44,17 @@ class Check:
     ok: bool
 
     def line(self) -> str:
-        word = "within" if self.ok else "outside"
-        return (f"{self.evidence} = {self.value:.3f} ({word} the retrained band "
+        """The check in words, naming the side of the band that matters.
+
+        Every check is one-sided: a generality or authenticity value far *below*
+        the band passes (and may be over-forgetting, which the reader should see),
+        so "within the band" would misdescribe it.
+        """
+        if self.desideratum == "precision":
+            where = "at or above the floor of" if self.ok else "below"
+        else:
+            where = "at or below the top of" if self.ok else "above"
+        return (f"{self.evidence} = {self.value:.3f} ({where} the retrained band "
                 f"[{self.band.low:.3f}, {self.band.high:.3f}])")
 
 
