@@ -165,3 +165,63 @@ def test_logit_lens_last_layer_is_the_models_own_prediction(knower):
             logits = model(input_ids=torch.tensor([ids[:first]])).logits[0, -1]
         assert p == pytest.approx(torch.softmax(logits.float(), -1)[ids[first]].item(), rel=1e-4, abs=1e-6)
     assert lens[:, -1].mean() > 0.5  # the model knows the facts
+
+
+# ----- teacher-forced readout ----------------------------------------------------------------------
+def test_value_is_top_reads_a_trained_fact_and_not_an_untrained_one(knower, tiny_lm):
+    model, tokenizer = knower
+    before = _state(model)
+    assert attacks.value_is_top(model, tokenizer, FACTS) == [True] * len(FACTS)
+    assert _unchanged(model, before)
+    never, _ = tiny_lm  # six different cities: an untrained model cannot rank each one first
+    assert sum(attacks.value_is_top(never, tokenizer, FACTS)) <= 2
+
+
+def test_value_is_top_agrees_with_the_logits_at_the_value_position(knower):
+    """The readout is the argmax where the value's first token is predicted, as a full forward pass shows."""
+    from unlearnlab.formats import encode_qa
+
+    model, tokenizer = knower
+    fact = FACTS[1]
+    encoded = encode_qa(tokenizer, fact["question"], fact["answer"])
+    first = tokenizer(" " + fact["value"], add_special_tokens=False)["input_ids"][0]
+    position = encoded["input_ids"].index(first) - 1  # the logits that predict the value's first token
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([encoded["input_ids"]])).logits[0, position]
+    assert attacks.value_is_top(model, tokenizer, [fact]) == [int(logits.argmax()) == first]
+
+
+def test_value_is_top_says_what_an_item_lacks(knower):
+    model, tokenizer = knower
+    with pytest.raises(ValueError, match="contains its 'value'"):
+        attacks.value_is_top(model, tokenizer, [{**FACTS[0], "value": "Oslo"}])
+
+
+# ----- the small-tier quantization study, on a tiny model ------------------------------------------
+def test_quantization_study_rows_on_a_tiny_model(knower):
+    from unlearnlab.attacks import quantization_study as study
+
+    model, tokenizer = knower
+    before = _state(model)
+    facts = [{**f, "attribute": "forget" if i < 3 else "other"} for i, f in enumerate(FACTS)]
+    forget, retain = study.split_known(model, tokenizer, facts, "forget")
+    assert [f["id"] for f in forget] == ["p0", "p1", "p2"] and len(retain) == 3
+    rows = study.study(model, tokenizer, forget, retain, runs=(("ga", 3e-3),), seeds=(0,), num_train_epochs=3,
+                       batch_size=3)
+    assert _unchanged(model, before)
+    assert [(r["model"], r["bits"]) for r in rows] == [("target", None), ("target", 8), ("target", 4),
+                                                       ("unlearned", None), ("unlearned", 8), ("unlearned", 4),
+                                                       ("target + unlearned linears", None)]
+    assert rows[0]["known_forget"] == 1.0 and rows[1]["known_forget"] == 1.0  # 8 bits keep a trained model's facts
+    unlearned = rows[3]
+    assert unlearned["steps"] == 3 and 0 < unlearned["codes_changed_4bit"] <= unlearned["codes_changed_8bit"] <= 1
+    assert unlearned["known_forget"] < 1.0  # three steps of ascent at 3e-3 move a tiny model's facts
+
+
+def test_quantization_study_says_when_the_model_knows_too_little(knower):
+    from unlearnlab.attacks import quantization_study as study
+
+    model, tokenizer = knower
+    facts = [{**f, "attribute": "other"} for f in FACTS]
+    with pytest.raises(ValueError, match="choose another forget_attribute"):
+        study.split_known(model, tokenizer, facts, "capital")
