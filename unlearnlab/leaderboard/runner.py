@@ -140,14 +140,13 @@ class Runner:
 
     def run_world(self, w: _World) -> None:
         task = w.task
-        self._record(self._spec(task.world, "target", None, {}, None), lambda: self._target(w))
+        never_seen = self._record(self._spec(task.world, "target", None, {}, None), lambda: self._target(w))["never_seen"]
         retrained_result = None  # (spec, world) of the first retrained seed: its result is loaded only if needed
         for seed in self.grid.retrained_seeds:
             spec = self._spec(task.world, "retrained", None, {}, seed)
             self._record(spec, lambda: self._scored(w, w.retrained(seed), spec, retrained_result))
             if retrained_result is None and task.needs_retrained_result:
                 retrained_result = (spec, w)  # the other seeds' forget quality is measured against this one
-        never_seen = self.records[-1 - len(self.grid.retrained_seeds)]["never_seen"]
         for method in self.grid.methods:
             candidates = []
             for hyper in self.grid.candidates_for(method):
