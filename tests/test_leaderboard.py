@@ -12,7 +12,7 @@ import pytest
 
 from unlearnlab import leaderboard
 from unlearnlab.leaderboard.__main__ import main
-from unlearnlab.leaderboard.runner import Runner
+from unlearnlab.leaderboard.runner import Runner, _World
 from unlearnlab.methods import Method
 from unlearnlab.methods.entropy import MaxEntropy, uniform_kl
 from unlearnlab.methods.template import MyMethod
@@ -80,12 +80,22 @@ def test_a_run_whose_file_exists_is_not_run_again(tmp_path):
         calls.append(1)
         return {"metrics": {"x": 1.0}}
 
-    spec = runner._spec("authors", "test", "npo", {"learning_rate": 1e-3}, 0)
+    w = _World(leaderboard.TASKS["authors"])
+    spec = runner._spec(w, "test", "npo", {"learning_rate": 1e-3}, 0)
     first = runner._record(spec, build)
     again = Runner(leaderboard.get_grid("ci"), tmp_path, log=None)._record(spec, build)
     assert len(calls) == 1 and first == again and first["metrics"] == {"x": 1.0}
-    other = runner._spec("authors", "test", "npo", {"learning_rate": 3e-4}, 0)
+    other = runner._spec(w, "test", "npo", {"learning_rate": 3e-4}, 0)
     assert runner._path(other) != runner._path(spec)  # a changed setting is a different run
+
+
+def test_the_budget_is_epochs_of_the_forget_set_in_every_profile():
+    w = _World(leaderboard.TASKS["authors"])
+    grid = leaderboard.get_grid("ci")
+    n_forget, n_shown = len(w.world.items("forget10")), len(w.task.relearning(w.world, None).shown)
+    batch = w.budget(grid)["batch_size"]
+    assert w.budget(grid)["max_steps"] == math.ceil(3 * n_forget / batch)
+    assert w.relearn_steps(grid) == math.ceil(7 * n_shown / 4)  # ci: 11 items, chapter 12's 20 steps
 
 
 def _records() -> list[dict]:
@@ -94,7 +104,7 @@ def _records() -> list[dict]:
 
     def rec(stage, method, seed, recall, utility, gain, hyper=None):
         out.append({"world": "authors", "stage": stage, "method": method, "seed": seed, "profile": "ci",
-                    "hyperparameters": hyper or {}, "budget": {"max_steps": 60, "batch_size": 4}, "protocol": 1,
+                    "hyperparameters": hyper or {}, "budget": {"max_steps": 57, "batch_size": 4, "epochs": 3}, "protocol": 1,
                     "metrics": {"forget_fact_recall": recall, "forget_quality": 0.5, "forget_rougeL_recall": recall,
                                 "forget_repetition": 0.1, "retain_fact_recall": utility, "model_utility": utility},
                     **({"relearn": {"before": 0.0, "after": gain, "gain": gain}} if stage != "target" else {}),
@@ -162,3 +172,20 @@ def test_me_is_on_the_leaderboard_with_its_own_colour():
     assert "me" in leaderboard.get_grid("ci").methods and color("me") != color("unknown")
     assert float(uniform_kl(__import__("torch").zeros(1, 2, 4), __import__("torch").tensor([[-100, 1]]))) == \
         pytest.approx(0.0, abs=1e-6)
+
+
+def test_saved_reads_only_the_current_grid_and_runs_nothing(tmp_path, capsys):
+    stale = tmp_path / "authors" / "test-npo-0-0000000000000000.json"  # an older budget's file
+    stale.parent.mkdir(parents=True)
+    stale.write_text(json.dumps(_records()[-1]))
+    assert leaderboard.saved("ci", folder=tmp_path) == []
+    assert "runs of grid 'ci' are not saved yet" in capsys.readouterr().out
+
+
+def test_relabeling_methods_are_skipped_on_text_worlds():
+    from unlearnlab.leaderboard.runner import applicable
+
+    qa = [{"question": "Where was Ada born?", "answer": "Ada was born in Lisbon."}] * 2
+    text = [{"text": "Chapter one. The lantern road began at the river."}] * 2
+    assert applicable("idk", qa) and not applicable("idk", text) and not applicable("dpo", text)
+    assert applicable("npo", text) and applicable("me", text)

@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         print(grid.describe(), flush=True)
         records = runner.run(grid, log=lambda line: print(line, flush=True))
     else:
-        records = board.load_records(args.source or runner.results_dir())
-        records = [r for r in records if r["world"] in grid.worlds
-                   and (r["stage"] in ("target", "retrained") or r["method"] in grid.methods)]
+        if args.source:
+            records = [r for r in board.load_records(args.source) if r["world"] in grid.worlds
+                       and (r["stage"] in ("target", "retrained") or r["method"] in grid.methods)]
+        else:
+            records = runner.saved(grid)
         if not records:
             print("no saved runs for this grid: run `python -m unlearnlab.leaderboard run` first", file=sys.stderr)
             return 1

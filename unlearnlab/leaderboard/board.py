@@ -33,8 +33,9 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
 
 
 def load_records(source: str | Path | Iterable[dict]) -> list[dict]:
-    """Records from a results folder (every ``*.json`` below it, per-item logs excluded), an exported
-    JSON table, or an iterable of records (returned as a list)."""
+    """Records from a results folder (every ``*.json`` below it, per-item logs excluded: older budgets and
+    edited methods included, use :func:`~unlearnlab.leaderboard.saved` for one grid), an exported JSON
+    table, or an iterable of records (returned as a list)."""
     if not isinstance(source, (str, Path)):
         return list(source)
     path = Path(source)
@@ -49,11 +50,21 @@ def export(records: Iterable[dict], path: str | Path, grid: str = "", overwrite:
     """Write the records as one small JSON table (summary numbers only), for committing and sharing."""
     from ..cache import write_new
 
-    records = sorted(load_records(records), key=lambda r: (r["world"], r["stage"], r["method"] or "", r["seed"] or 0,
+    records = [_compact(r) for r in load_records(records)]
+    records = sorted(records, key=lambda r: (r["world"], r["stage"], r["method"] or "", r["seed"] or 0,
                                                            json.dumps(r["hyperparameters"], sort_keys=True)))
     profiles = sorted({r["profile"] for r in records})
-    body = {"grid": grid, "profiles": profiles, "records": records}
-    return write_new(path, json.dumps(body, indent=1, sort_keys=True), overwrite=overwrite)
+    head = json.dumps({"grid": grid, "profiles": profiles}, sort_keys=True)[:-1]
+    lines = ",\n".join(json.dumps(r, sort_keys=True, separators=(",", ":")) for r in records)
+    return write_new(path, f'{head}, "records": [\n{lines}\n]}}\n', overwrite=overwrite)  # one run per line
+
+
+def _compact(record: dict) -> dict:
+    """A record without what other records repeat: a test run's copy of its candidates (the validation records hold them)."""
+    out = dict(record)
+    if "selection" in out:
+        out["selection"] = {k: v for k, v in out["selection"].items() if k != "candidates"}
+    return out
 
 
 def bands(records: Sequence[dict], world: str) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -35,8 +36,8 @@ from .tasks import TASKS, Task, selection_score
 
 #: bump when the meaning of a record changes, so old files are not mixed with new ones
 PROTOCOL = 1
-#: learning rate of the relearning attack (chapter 12)
-RELEARN_LR = 1e-3
+#: learning rate and batch size of the relearning attack (chapter 12)
+RELEARN_LR, RELEARN_BATCH = 1e-3, 4
 
 
 def results_dir(profile: str | None = None) -> Path:
@@ -80,6 +81,17 @@ class _World:
             self._target, self._tokenizer = target("tiny", self.world)
         return self._target, self._tokenizer
 
+    def budget(self, grid: Grid) -> dict:
+        """The step budget of every run on this world: ``epochs`` passes over the test forget set."""
+        batch = grid.batch_size or get_profile().unlearn_batch_size
+        n_forget = len(self.world.items(self.task.forget))
+        return {"max_steps": math.ceil(grid.epochs * n_forget / batch), "batch_size": batch, "epochs": grid.epochs}
+
+    def relearn_steps(self, grid: Grid) -> int:
+        """Steps of the relearning attack: ``relearn_epochs`` passes over its fine-tuning items."""
+        n_shown = len(self.task.relearning(self.world, None).shown)
+        return math.ceil(grid.relearn_epochs * n_shown / RELEARN_BATCH)
+
     def retrained(self, seed: int):
         if seed not in self._retrained:
             from ..models import retrained
@@ -91,33 +103,36 @@ class _World:
 class Runner:
     """Runs (or reuses) every record of a grid; ``records`` collects them in order."""
 
-    def __init__(self, grid: Grid, folder: Path | None = None, log: Callable[[str], None] | None = print):
+    def __init__(self, grid: Grid, folder: Path | None = None, log: Callable[[str], None] | None = print,
+                 read_only: bool = False):
         self.grid, self.folder = grid, Path(folder) if folder else results_dir()
+        self.read_only, self.missing = read_only, 0
         self.log = log or (lambda message: None)
         self.records: list[dict] = []
         self.profile = get_profile().name
 
     # ----- storage -----------------------------------------------------------------------
-    def _spec(self, world: str, stage: str, method: str | None, hyper: dict, seed: int | None) -> dict:
+    def _spec(self, w: "_World", stage: str, method: str | None, hyper: dict, seed: int | None) -> dict:
+        world = w.task.world
         spec = {"protocol": PROTOCOL, "profile": self.profile, "world": world, "stage": stage, "method": method,
-                "hyperparameters": hyper, "seed": seed, "budget": self.budget()}
+                "hyperparameters": hyper, "seed": seed, "budget": w.budget(self.grid)}
         if method:
             spec["code"] = method_fingerprint(method)
         if stage in ("retrained", "test"):
-            spec["relearn"] = {"steps": self.grid.relearn_steps, "learning_rate": RELEARN_LR}
+            spec["relearn"] = {"steps": w.relearn_steps(self.grid), "learning_rate": RELEARN_LR}
         return spec
-
-    def budget(self) -> dict:
-        return {"max_steps": self.grid.max_steps, "batch_size": self.grid.batch_size}
 
     def _path(self, spec: dict) -> Path:
         label = "-".join(str(x) for x in (spec["stage"], spec["method"], spec["seed"]) if x is not None)
         return self.folder / spec["world"] / f"{label}-{stable_hash(spec)}.json"
 
-    def _record(self, spec: dict, build: Callable[[], dict]) -> dict:
+    def _record(self, spec: dict, build: Callable[[], dict]) -> dict | None:
         path = self._path(spec)
         if path.exists():
             record = json.loads(path.read_text())
+        elif self.read_only:
+            self.missing += 1
+            return None
         else:
             started = time.perf_counter()
             record = {**{k: spec[k] for k in ("world", "stage", "method", "seed", "hyperparameters", "budget")},
@@ -140,24 +155,30 @@ class Runner:
 
     def run_world(self, w: _World) -> None:
         task = w.task
-        never_seen = self._record(self._spec(task.world, "target", None, {}, None), lambda: self._target(w))["never_seen"]
+        target = self._record(self._spec(w, "target", None, {}, None), lambda: self._target(w))
+        never_seen = target["never_seen"] if target else None
         retrained_result = None  # (spec, world) of the first retrained seed: its result is loaded only if needed
         for seed in self.grid.retrained_seeds:
-            spec = self._spec(task.world, "retrained", None, {}, seed)
+            spec = self._spec(w, "retrained", None, {}, seed)
             self._record(spec, lambda: self._scored(w, w.retrained(seed), spec, retrained_result))
             if retrained_result is None and task.needs_retrained_result:
                 retrained_result = (spec, w)  # the other seeds' forget quality is measured against this one
         for method in self.grid.methods:
+            if not applicable(method, w.world.items(task.forget)[:2]):
+                self.log(f"skipped {method} on {task.world}: it needs QA items (question/answer), this world's are text")
+                continue
             candidates = []
             for hyper in self.grid.candidates_for(method):
-                spec = self._spec(task.world, "validation", method, hyper, self.grid.seeds[0])
+                spec = self._spec(w, "validation", method, hyper, self.grid.seeds[0])
                 record = self._record(spec, lambda: self._validation(w, method, hyper, never_seen))
-                candidates.append(record)
+                candidates += [record] if record else []
+            if len(candidates) < len(self.grid.candidates_for(method)):
+                continue  # read-only, and not every candidate was run: nothing was chosen yet
             best = max(candidates, key=lambda r: r["validation"]["score"])
             chosen = {"hyperparameters": best["hyperparameters"],
                       "candidates": [{"hyperparameters": c["hyperparameters"], **c["validation"]} for c in candidates]}
             for seed in self.grid.seeds:
-                spec = self._spec(task.world, "test", method, best["hyperparameters"], seed)
+                spec = self._spec(w, "test", method, best["hyperparameters"], seed)
                 self._record(spec, lambda: {**self._test(w, method, best["hyperparameters"], seed, spec,
                                                          retrained_result), "selection": chosen})
 
@@ -200,8 +221,9 @@ class Runner:
         attack = w.task.relearning(w.world, tok)
         from ..attacks import relearn_curve
 
-        curve = relearn_curve(model, tok, attack.shown, [{}], steps=self.grid.relearn_steps,
-                              eval_every=self.grid.relearn_steps, learning_rate=RELEARN_LR, score=attack.score)
+        steps = w.relearn_steps(self.grid)
+        curve = relearn_curve(model, tok, attack.shown, [{}], steps=steps, eval_every=steps,
+                              learning_rate=RELEARN_LR, batch_size=RELEARN_BATCH, score=attack.score)
         before, after = float(curve["held_back"].iloc[0]), float(curve["held_back"].iloc[-1])
         return {"metrics": self._metrics(result),
                 "relearn": {"before": before, "after": after, "gain": after - before, "attack": attack.description},
@@ -211,8 +233,9 @@ class Runner:
         from ..training import unlearn
 
         model, tok = w.target()
-        return unlearn(model, tok, method, forget=forget, retain=retain, seed=seed, max_steps=self.grid.max_steps,
-                       per_device_train_batch_size=self.grid.batch_size, disable_tqdm=True, **hyper)
+        budget = w.budget(self.grid)
+        return unlearn(model, tok, method, forget=forget, retain=retain, seed=seed, max_steps=budget["max_steps"],
+                       per_device_train_batch_size=budget["batch_size"], disable_tqdm=True, **hyper)
 
     def _validation(self, w: _World, method: str, hyper: dict, never_seen: float) -> dict:
         val = w.task.validation(w.world)
@@ -236,6 +259,18 @@ class Runner:
         return scored
 
 
+def applicable(method: str, items: list[dict]) -> bool:
+    """Whether ``method`` can run on items like these: relabeling methods need QA items, the books world has text."""
+    import datasets
+
+    sample = datasets.Dataset.from_list(list(items))
+    try:
+        get_method(method).prepare_forget(sample, sample, 0)
+    except ValueError:
+        return False
+    return True
+
+
 def _used(log) -> dict:
     """The values a run used that a reader compares: the learning rate and the method's own hyperparameters."""
     method = get_method(log.method).hyperparameters()
@@ -251,6 +286,22 @@ def run(grid: str | Grid = "ci", methods: Iterable[str] | None = None, worlds: I
     """
     chosen = get_grid(grid, list(methods) if methods else None, list(worlds) if worlds else None)
     return Runner(chosen, folder, log).run()
+
+
+def saved(grid: str | Grid = "ci", methods: Iterable[str] | None = None, worlds: Iterable[str] | None = None, *,
+          folder: str | Path | None = None) -> list[dict]:
+    """The saved records of ``grid`` as it is defined now, running nothing.
+
+    Only files whose keys match the current grid, code and profile are read, so
+    results of an older budget or of an edited method never mix into a table.
+    """
+    chosen = get_grid(grid, list(methods) if methods else None, list(worlds) if worlds else None)
+    runner = Runner(chosen, folder, log=None, read_only=True)
+    records = runner.run()
+    if runner.missing:
+        print(f"{runner.missing} runs of grid {chosen.name!r} are not saved yet (`python -m unlearnlab.leaderboard "
+              f"run --grid {chosen.name}` makes them)")
+    return records
 
 
 def check_method(cls: type) -> None:

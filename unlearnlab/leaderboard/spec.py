@@ -5,9 +5,11 @@ Two grids are defined.  ``ci`` is what chapter 14 runs in a few minutes on a
 unlearning method on the three worlds; ``python -m unlearnlab.leaderboard run
 --grid full`` runs it (hours on a laptop CPU), resuming where it stopped.
 
-The budget is the same for every method: ``max_steps`` optimizer steps of
-``batch_size`` forget items (plus as many retain items when the method uses
-them).  A method that also runs the frozen original model (a KL retain term,
+The budget is the same for every method: ``epochs`` passes over the test
+request's forget set, as a fixed number of optimizer steps of the profile's
+unlearning batch size (plus as many retain items when the method uses them);
+on the ci authors world that is 57 steps of 4 items.  Stating it in epochs
+keeps it meaningful in every profile (the laptop world's forget10 is 5x larger).  A method that also runs the frozen original model (a KL retain term,
 NPO's reference log-probabilities) spends extra forward passes; each run's
 record keeps its logged FLOPs, so the difference is reported, not hidden.
 """
@@ -33,10 +35,13 @@ class Grid:
     seeds
         seeds of the test runs (``ul.unlearn(..., seed=k)`` changes the data order);
         validation runs use the first seed only.
-    max_steps, batch_size
-        the compute budget, the same for every method.
-    relearn_steps
-        steps of the relearning attack behind the authenticity column.
+    epochs, batch_size
+        the compute budget, the same for every method: ``ceil(epochs · |forget| / batch_size)``
+        optimizer steps (the validation request gets the same number); ``batch_size`` None
+        takes the profile's ``unlearn_batch_size``.
+    relearn_epochs
+        passes of the relearning attack over its fine-tuning items (batches of 4): 7 passes
+        over 11 items is chapter 12's 20 steps.
     """
 
     name: str
@@ -45,9 +50,9 @@ class Grid:
     seeds: tuple[int, ...] = (0, 1, 2)
     default_candidates: tuple[dict, ...] = ({}, {"learning_rate": 1e-3})
     candidates: dict[str, tuple[dict, ...]] = field(default_factory=dict)
-    max_steps: int = 60
-    batch_size: int = 4
-    relearn_steps: int = 20
+    epochs: float = 3.0
+    batch_size: int | None = None
+    relearn_epochs: float = 7.0
     retrained_seeds: tuple[int, ...] = (0, 1, 2)
 
     def candidates_for(self, method: str) -> tuple[dict, ...]:
@@ -59,7 +64,7 @@ class Grid:
         n_val = sum(len(self.candidates_for(m)) for m in self.methods) * len(self.worlds)
         n_test = len(self.methods) * len(self.seeds) * len(self.worlds)
         return (f"grid {self.name!r}: worlds {', '.join(self.worlds)}; methods {', '.join(self.methods)}; "
-                f"seeds {list(self.seeds)}; budget {self.max_steps} steps of batch {self.batch_size}; "
+                f"seeds {list(self.seeds)}; budget {self.epochs:g} epochs of the forget set for every method; "
                 f"{n_val} validation runs + {n_test} test runs + {len(self.retrained_seeds) * len(self.worlds)} "
                 "retrained seeds scored")
 
