@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -282,10 +283,21 @@ def run(grid: str | Grid = "ci", methods: Iterable[str] | None = None, worlds: I
     """Run (or reuse) every run of ``grid`` and return the records, target and retrained first per world.
 
     ``methods`` and ``worlds`` cut the grid (unknown names fail with the list of
-    known ones); ``folder`` defaults to :func:`results_dir`.
+    known ones); ``folder`` defaults to :func:`results_dir`.  ``log=None`` runs
+    quietly: no line per run, and the package's informational messages (the
+    settings of each run, the evaluation's item caps, which the records keep)
+    are held back until it returns; errors still show.
     """
     chosen = get_grid(grid, list(methods) if methods else None, list(worlds) if worlds else None)
-    return Runner(chosen, folder, log).run()
+    if log is not None:
+        return Runner(chosen, folder, log).run()
+    package_logger = logging.getLogger("unlearnlab")
+    level = package_logger.level
+    package_logger.setLevel(logging.ERROR)
+    try:
+        return Runner(chosen, folder, None).run()
+    finally:
+        package_logger.setLevel(level)
 
 
 def saved(grid: str | Grid = "ci", methods: Iterable[str] | None = None, worlds: Iterable[str] | None = None, *,
