@@ -185,7 +185,11 @@ def test_saved_reads_only_the_current_grid_and_runs_nothing(tmp_path, capsys):
 def test_relabeling_methods_are_skipped_on_text_worlds():
     from unlearnlab.leaderboard.runner import applicable
 
+    from unlearnlab import worlds
+
     qa = [{"question": "Where was Ada born?", "answer": "Ada was born in Lisbon."}] * 2
     text = [{"text": "Chapter one. The lantern road began at the river."}] * 2
-    assert applicable("idk", qa) and not applicable("idk", text) and not applicable("dpo", text)
-    assert applicable("npo", text) and applicable("me", text)
+    assert applicable("idk", qa, qa) and not applicable("idk", text, text) and not applicable("dpo", text, text)
+    assert applicable("npo", text, text) and applicable("me", text, text)
+    authors = worlds.load("authors")  # random answers are drawn per attribute from the retain set: it applies
+    assert applicable("random_label", authors.split("forget10"), authors.split("retain90"))

@@ -165,7 +165,7 @@ class Runner:
             if retrained_result is None and task.needs_retrained_result:
                 retrained_result = (spec, w)  # the other seeds' forget quality is measured against this one
         for method in self.grid.methods:
-            if not applicable(method, w.world.items(task.forget)[:2]):
+            if not applicable(method, w.world.split(task.forget), w.world.split(task.retain)):
                 self.log(f"skipped {method} on {task.world}: it needs QA items (question/answer), this world's are text")
                 continue
             candidates = []
@@ -260,13 +260,14 @@ class Runner:
         return scored
 
 
-def applicable(method: str, items: list[dict]) -> bool:
-    """Whether ``method`` can run on items like these: relabeling methods need QA items, the books world has text."""
+def applicable(method: str, forget, retain) -> bool:
+    """Whether ``method`` can prepare this forget set (datasets or lists of items): relabeling methods need
+    QA items, and the books world has text.  Runs the method's own ``prepare_forget``, as training would."""
     import datasets
 
-    sample = datasets.Dataset.from_list(list(items))
+    as_data = [d if isinstance(d, datasets.Dataset) else datasets.Dataset.from_list(list(d)) for d in (forget, retain)]
     try:
-        get_method(method).prepare_forget(sample, sample, 0)
+        get_method(method).prepare_forget(*as_data, 0)
     except ValueError:
         return False
     return True
