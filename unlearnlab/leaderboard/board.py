@@ -60,11 +60,25 @@ def export(records: Iterable[dict], path: str | Path, grid: str = "", overwrite:
 
 
 def _compact(record: dict) -> dict:
-    """A record without what other records repeat: a test run's copy of its candidates (the validation records hold them)."""
+    """A record for sharing: numbers to 5 significant digits, and without what other records repeat (a test
+    run's copy of its candidates and the attack's description: the validation and retrained records hold them)."""
     out = dict(record)
     if "selection" in out:
         out["selection"] = {k: v for k, v in out["selection"].items() if k != "candidates"}
-    return out
+    if out.get("stage") == "test" and "relearn" in out:
+        out["relearn"] = {k: v for k, v in out["relearn"].items() if k != "attack"}
+    out.pop("request", None) if out.get("stage") == "validation" else None
+    return _rounded(out)
+
+
+def _rounded(value):
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.5g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def bands(records: Sequence[dict], world: str) -> dict:
@@ -86,7 +100,8 @@ def table(records: Iterable[dict]):
     half-width), the relearning gain, the chosen setting, the seeds, the mean
     FLOPs of a run, and three verdicts against the retrained band: forgets
     (headline forget metric not above the band), keeps (utility not below it)
-    and authentic (relearning gain not above the attack band).  Rows are ranked
+    and authentic (relearning gain not above the attack band; None when the method did not forget, since
+    then no gain can show hidden knowledge).  Rows are ranked
     within a world by ``utility − |forget − retrained mean|``, the selection
     rule applied to the test numbers.
     """
@@ -117,7 +132,8 @@ def table(records: Iterable[dict]):
             if name not in ("retrained", "target"):
                 row["forgets"] = bool(row[task.forget_metric] <= band[task.forget_metric].high)
                 row["keeps"] = bool(row[task.utility_metric] >= band[task.utility_metric].low)
-                row["authentic"] = bool(row["relearn_gain"] <= band["relearn_gain"].high)
+                # a method that did not forget has nothing to hide: its relearning gain says nothing
+                row["authentic"] = bool(row["relearn_gain"] <= band["relearn_gain"].high) if row["forgets"] else None
                 row["rank_score"] = selection_score(row[task.forget_metric], row[task.utility_metric], ref_forget)
             rows.append(row)
     frame = pd.DataFrame(rows)
