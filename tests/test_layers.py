@@ -26,7 +26,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     5: ("eval",),
     6: ("attacks", "localize"),
     7: ("notebook",),
-    8: ("quickstart", "cli", "__main__", "perf", "doctor", "prefetch"),
+    8: ("quickstart", "cli", "__main__", "perf", "doctor", "prefetch", "leaderboard"),
 }
 LAYER_OF = {name: level for level, names in LAYERS.items() for name in names}
 

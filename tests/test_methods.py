@@ -119,7 +119,7 @@ def with_reference(model):
 # ----- registry ---------------------------------------------------------------------------------------
 def test_registry_lists_every_family():
     assert list_methods() == sorted(["descent", "ga", "graddiff", "kl", "idk", "random_label", "dpo", "npo",
-                                     "simnpo", "rmu", "wga", "undial", "task_vector", "whp"])
+                                     "simnpo", "rmu", "wga", "undial", "task_vector", "whp", "me"])
     with pytest.raises(ValueError, match=r"did you mean 'simnpo'.*known methods: descent"):
         get_method("simnp")
     with pytest.raises(TypeError, match=r"did you mean 'beta'"):

@@ -97,6 +97,9 @@ CHAPTER_NEEDS: dict[str, ChapterNeeds] = {
                                ModelNeed("retrained", "records", forget="forget"), ModelNeed("target", "books"),
                                ModelNeed("retrained", "books", forget="forget"), ModelNeed("target", "behaviour"),
                                ModelNeed("retrained", "behaviour", forget="rude"), *HAZARD[:2])),
+    # 14 runs the ci leaderboard grid on the authors world (its runs are cached under <cache>/leaderboard/) and
+    # reads the hazard and books worlds' validation requests; the full grid's models are built by its own command
+    "14": ChapterNeeds(worlds=("authors", "hazard", "books"), models=(TARGET, *RETRAINED_SEEDS)),
 }
 
 # The offline copy of the small tier, the same requirement as the Makefile's.

@@ -28,7 +28,7 @@ METHOD_COLORS = {
     "ga": "#000000", "graddiff": "#0072B2", "kl": "#56B4E9", "idk": "#882255", "random_label": "#AA4499",
     "dpo": "#999933", "npo": "#CC79A7", "simnpo": "#332288", "rmu": "#44AA99", "wga": "#117733",
     "undial": "#88CCEE", "task_vector": "#DDCC77", "whp": "#661100", "descent": "#888888",
-    "icul": "#EE3377", "guardrail": "#33BBEE",
+    "icul": "#EE3377", "guardrail": "#33BBEE", "me": "#225555",
 }
 
 

@@ -1,0 +1,206 @@
+"""The leaderboard: grids as data, the method check, resuming runs, and the table/figure from saved records.
+
+Nothing here trains a model: records are written by hand (the shape the runner
+writes), so these tests check the bookkeeping and the statistics, fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from unlearnlab import leaderboard
+from unlearnlab.leaderboard.__main__ import main
+from unlearnlab.leaderboard.runner import Runner, _World
+from unlearnlab.methods import Method
+from unlearnlab.methods.entropy import MaxEntropy, uniform_kl
+from unlearnlab.methods.template import MyMethod
+
+
+def test_grids_are_data_and_names_are_checked():
+    ci, full = leaderboard.get_grid("ci"), leaderboard.get_grid("full")
+    assert ci.worlds == ("authors",) and set(ci.methods) == {"graddiff", "npo", "me"} and len(ci.seeds) == 3
+    assert set(full.worlds) == {"authors", "hazard", "books"} and "descent" not in full.methods
+    assert {"ga", "npo", "rmu", "whp", "me"} <= set(full.methods)
+    assert "validation runs" in ci.describe()
+    assert leaderboard.get_grid("full", methods=["NPO"], worlds=["hazard"]).methods == ("npo",)
+    with pytest.raises(ValueError, match=r"unknown grid 'ful' \(did you mean 'full'\?\)"):
+        leaderboard.get_grid("ful")
+    with pytest.raises(ValueError, match=r"unknown method 'npoo'.*known: .*npo"):
+        leaderboard.get_grid("ci", methods=["npoo"])
+    with pytest.raises(ValueError, match="unknown world 'moon'"):
+        leaderboard.get_grid("ci", worlds=["moon"])
+
+
+def test_selection_score_penalises_under_and_over_forgetting():
+    assert leaderboard.selection_score(0.05, 0.9, 0.05) == pytest.approx(0.9)
+    assert leaderboard.selection_score(0.5, 0.9, 0.05) == pytest.approx(0.45)   # remembers
+    assert leaderboard.selection_score(0.0, 0.9, 0.05) == pytest.approx(0.85)   # over-forgets a little
+
+
+def test_submit_refuses_the_unfilled_template_and_accepts_a_solution():
+    with pytest.raises(ValueError, match="its own class attribute `name`"):
+        leaderboard.check_method(MyMethod)
+
+    class Unfilled(MyMethod):
+        name = "_unfilled"
+
+    with pytest.raises(NotImplementedError, match="forget_loss is not implemented"):
+        leaderboard.check_method(Unfilled)
+
+    class CopiedTemplate(Method):  # a copy of the template pasted into a notebook: its own, still raising, loss
+        name = "_copied"
+
+        def forget_loss(self, logits, forget, reference):
+            raise NotImplementedError("TODO")
+
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        leaderboard.check_method(CopiedTemplate)
+
+    class Constant(Method):
+        name = "_constant"
+
+        def forget_loss(self, logits, forget, reference):
+            import torch
+            return torch.tensor(1.0)
+
+    with pytest.raises(ValueError, match="scalar tensor that depends on the logits"):
+        leaderboard.check_method(Constant)
+    with pytest.raises(TypeError, match="Method subclass"):
+        leaderboard.check_method(MaxEntropy())
+    leaderboard.check_method(MaxEntropy)  # passes
+
+
+def test_a_run_whose_file_exists_is_not_run_again(tmp_path):
+    runner = Runner(leaderboard.get_grid("ci"), tmp_path, log=None)
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"metrics": {"x": 1.0}}
+
+    w = _World(leaderboard.TASKS["authors"])
+    spec = runner._spec(w, "test", "npo", {"learning_rate": 1e-3}, 0)
+    first = runner._record(spec, build)
+    again = Runner(leaderboard.get_grid("ci"), tmp_path, log=None)._record(spec, build)
+    assert len(calls) == 1 and first == again and first["metrics"] == {"x": 1.0}
+    other = runner._spec(w, "test", "npo", {"learning_rate": 3e-4}, 0)
+    assert runner._path(other) != runner._path(spec)  # a changed setting is a different run
+
+
+def test_the_budget_is_epochs_of_the_forget_set_in_every_profile():
+    w = _World(leaderboard.TASKS["authors"])
+    grid = leaderboard.get_grid("ci")
+    n_forget, n_shown = len(w.world.items("forget10")), len(w.task.relearning(w.world, None).shown)
+    batch = w.budget(grid)["batch_size"]
+    assert w.budget(grid)["max_steps"] == math.ceil(3 * n_forget / batch)
+    assert w.relearn_steps(grid) == math.ceil(7 * n_shown / 4)  # ci: 11 items, chapter 12's 20 steps
+
+
+def _records() -> list[dict]:
+    """A hand-made world: 3 retrained seeds, a target, two methods with 3 seeds each."""
+    out = []
+
+    def rec(stage, method, seed, recall, utility, gain, hyper=None):
+        out.append({"world": "authors", "stage": stage, "method": method, "seed": seed, "profile": "ci",
+                    "hyperparameters": hyper or {}, "budget": {"max_steps": 57, "batch_size": 4, "epochs": 3}, "protocol": 1,
+                    "metrics": {"forget_fact_recall": recall, "forget_quality": 0.5, "forget_rougeL_recall": recall,
+                                "forget_repetition": 0.1, "retain_fact_recall": utility, "model_utility": utility},
+                    **({"relearn": {"before": 0.0, "after": gain, "gain": gain}} if stage != "target" else {}),
+                    **({"flops": 1e9} if stage == "test" else {})})
+
+    rec("target", None, None, 1.0, 0.7, None)
+    for seed, (r, g) in enumerate([(0.03, 0.0), (0.05, 0.02), (0.07, 0.01)]):
+        rec("retrained", None, seed, r, 0.68 + 0.01 * seed, g)
+    for seed, (r, u, g) in enumerate([(0.0, 0.60, 0.40), (0.02, 0.62, 0.50), (0.01, 0.58, 0.45)]):
+        rec("test", "npo", seed, r, u, g, {"learning_rate": 1e-3})
+    for seed, (r, u, g) in enumerate([(0.05, 0.67, 0.02), (0.04, 0.69, 0.0), (0.06, 0.68, 0.01)]):
+        rec("test", "me", seed, r, u, g)
+    return out
+
+
+def test_t_interval_matches_scipy():
+    from scipy import stats
+
+    values = [0.40, 0.50, 0.45]
+    mean, half = leaderboard.t_interval(values)
+    low, high = stats.t.interval(0.95, 2, loc=0.45, scale=stats.sem(values))
+    assert mean == pytest.approx(0.45) and half == pytest.approx((high - low) / 2)
+    assert math.isnan(leaderboard.t_interval([0.3])[1])
+
+
+def test_table_ranks_against_the_retrained_band_and_reads_an_export(tmp_path):
+    records = _records()
+    frame = leaderboard.table(records)
+    assert list(frame["method"]) == ["target", "retrained", "me", "npo"]
+    me, npo = frame.set_index("method").loc["me"], frame.set_index("method").loc["npo"]
+    assert me["forgets"] and me["keeps"] and me["authentic"]
+    assert npo["forgets"] and not npo["keeps"] and not npo["authentic"]
+    assert npo["relearn_gain"] == pytest.approx(0.45) and npo["setting"] == "learning_rate=0.001"
+    assert me["setting"] == "tier defaults" and me["seeds"] == 3
+    path = leaderboard.export(records, tmp_path / "board.json", grid="test")
+    assert json.loads(path.read_text())["profiles"] == ["ci"]
+    import pandas as pd  # the export rounds to 5 significant digits: the same table, to that precision
+
+    pd.testing.assert_frame_equal(leaderboard.table(leaderboard.load_records(path)), frame, rtol=1e-4)
+    fig = leaderboard.figure(path)
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_results_folder_reading_skips_per_item_logs(tmp_path):
+    for n, record in enumerate(_records()):
+        (tmp_path / "authors").mkdir(exist_ok=True)
+        (tmp_path / "authors" / f"r{n}.json").write_text(json.dumps(record))
+    (tmp_path / "authors" / "items").mkdir()
+    (tmp_path / "authors" / "items" / "r0.json").write_text("{\"not\": \"a record\"}")
+    assert len(leaderboard.load_records(tmp_path)) == len(_records())
+    with pytest.raises(FileNotFoundError, match="run `python -m unlearnlab.leaderboard run` first"):
+        leaderboard.load_records(tmp_path / "missing")
+
+
+def test_cli_shows_an_export_and_rejects_unknown_names(tmp_path, capsys):
+    path = leaderboard.export(_records(), tmp_path / "board.json")
+    assert main(["show", "--from", str(path)]) == 0
+    assert "npo" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", "--methods", "nope"])
+    assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_me_is_on_the_leaderboard_with_its_own_colour():
+    from unlearnlab.notebook import color
+
+    assert "me" in leaderboard.get_grid("ci").methods and color("me") != color("unknown")
+    assert float(uniform_kl(__import__("torch").zeros(1, 2, 4), __import__("torch").tensor([[-100, 1]]))) == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_saved_reads_only_the_current_grid_and_runs_nothing(tmp_path, capsys):
+    stale = tmp_path / "authors" / "test-npo-0-0000000000000000.json"  # an older budget's file
+    stale.parent.mkdir(parents=True)
+    stale.write_text(json.dumps(_records()[-1]))
+    assert leaderboard.saved("ci", folder=tmp_path) == []
+    assert "runs of grid 'ci' are not saved yet" in capsys.readouterr().out
+
+
+def test_relabeling_methods_are_skipped_on_text_worlds():
+    from unlearnlab.leaderboard.runner import applicable
+
+    from unlearnlab import worlds
+
+    qa = [{"question": "Where was Ada born?", "answer": "Ada was born in Lisbon."}] * 2
+    text = [{"text": "Chapter one. The lantern road began at the river."}] * 2
+    assert applicable("idk", qa, qa) and not applicable("idk", text, text) and not applicable("dpo", text, text)
+    assert applicable("npo", text, text) and applicable("me", text, text)
+    authors = worlds.load("authors")  # random answers are drawn per attribute from the retain set: it applies
+    assert applicable("random_label", authors.split("forget10"), authors.split("retain90"))
+
+
+def test_authenticity_is_not_claimed_for_a_method_that_did_not_forget():
+    records = _records()
+    for r in records:
+        if r["method"] == "me":
+            r["metrics"]["forget_fact_recall"] = 0.9  # remembers: far above the retrained band
+    row = leaderboard.table(records).set_index("method").loc["me"]
+    assert not row["forgets"] and row["authentic"] is None
