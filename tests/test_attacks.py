@@ -225,3 +225,13 @@ def test_quantization_study_says_when_the_model_knows_too_little(knower):
     facts = [{**f, "attribute": "other"} for f in FACTS]
     with pytest.raises(ValueError, match="choose another forget_attribute"):
         study.split_known(model, tokenizer, facts, "capital")
+
+
+def test_quantization_study_command_never_overwrites_a_result(tmp_path, capsys):
+    from unlearnlab.attacks import quantization_study as study
+
+    saved = tmp_path / "result.json"
+    saved.write_text("{}")
+    with pytest.raises(SystemExit):
+        study.main(["--out", str(saved)])
+    assert "pass --overwrite" in capsys.readouterr().err and saved.read_text() == "{}"
