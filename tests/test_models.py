@@ -188,13 +188,20 @@ def test_small_tier_loads_offline_from_gguf(monkeypatch):
     with torch.no_grad():
         logits = model(**prompt).logits[0, -1]
     assert tokenizer.decode(logits.argmax()).strip() == "Paris"
+    # it came from the dense copy in the cache, which holds the GGUF's de-quantised values exactly
+    gguf = pretrained.smollm2_gguf_dir() / pretrained.SMOLLM2_GGUF_FILE
+    assert (pretrained.dense_copy_of_gguf(gguf) / "config.json").exists()
+    direct, direct_tokenizer = pretrained.load_pretrained(gguf.parent, gguf_file=gguf.name)
+    assert direct_tokenizer.get_vocab() == tokenizer.get_vocab()
+    with torch.no_grad():
+        assert torch.equal(direct(**prompt).logits[0, -1], logits)
     # the GGUF weights are de-quantised on load, so the model trains like any dense one
     item = [{"question": "What is the capital of France?", "answer": "The capital of France is Paris."}]
     weight = model.model.layers[0].mlp.down_proj.weight
     before = weight.detach().clone()
     model, _ = finetune(model, tokenizer, item, num_train_epochs=1, per_device_train_batch_size=1,
                         learning_rate=1e-4, disable_tqdm=True)
-    assert not model.is_quantized and not torch.equal(before, model.model.layers[0].mlp.down_proj.weight)
+    assert not getattr(model, "is_quantized", False) and not torch.equal(before, model.model.layers[0].mlp.down_proj.weight)
 
 
 def test_gguf_progress_bar_follows_transformers_switch(monkeypatch):

