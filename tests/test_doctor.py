@@ -70,7 +70,7 @@ def test_profile_says_why(monkeypatch):
 
 def test_full_disk_fails(tmp_path):
     check = doctor.check_disk("laptop", free=lambda path: 100 * 2**20)
-    assert check.status == FAIL and "needs 1.0 GB" in check.found and "UNLEARNLAB_CACHE" in check.fix
+    assert check.status == FAIL and "needs 1.5 GB" in check.found and "UNLEARNLAB_CACHE" in check.fix
     assert doctor.check_disk("laptop", free=lambda path: 10 * 2**30).status == OK
 
 
