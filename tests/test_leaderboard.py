@@ -14,7 +14,7 @@ from unlearnlab import leaderboard
 from unlearnlab.leaderboard.__main__ import main
 from unlearnlab.leaderboard.runner import Runner, _World
 from unlearnlab.methods import Method
-from unlearnlab.methods.entropy import MaxEntropy, uniform_kl
+from unlearnlab.methods.entropy import MaxEntropy
 from unlearnlab.methods.template import MyMethod
 
 
@@ -172,8 +172,54 @@ def test_me_is_on_the_leaderboard_with_its_own_colour():
     from unlearnlab.notebook import color
 
     assert "me" in leaderboard.get_grid("ci").methods and color("me") != color("unknown")
-    assert float(uniform_kl(__import__("torch").zeros(1, 2, 4), __import__("torch").tensor([[-100, 1]]))) == \
-        pytest.approx(0.0, abs=1e-6)
+
+
+def test_show_from_an_export_shows_the_whole_file_unless_asked_to_filter(tmp_path, capsys):
+    """An exported full grid holds methods the default ci grid does not; nothing is dropped silently."""
+    extra = [dict(r, method="simnpo") for r in _records() if r["stage"] == "test"]
+    assert extra and "simnpo" not in leaderboard.get_grid("ci").methods
+    path = leaderboard.export(_records() + extra, tmp_path / "board.json")
+    assert main(["show", "--from", str(path)]) == 0
+    assert "simnpo" in capsys.readouterr().out
+    assert main(["show", "--from", str(path), "--grid", "ci"]) == 0
+    assert "simnpo" not in capsys.readouterr().out
+
+
+def test_editing_a_helper_the_loss_calls_changes_the_method_fingerprint(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from unlearnlab.leaderboard.runner import method_fingerprint
+    from unlearnlab.methods.base import _REGISTRY
+
+    source = """
+from dataclasses import dataclass
+from unlearnlab.methods import Method, register
+
+
+def helper(x):
+    return {body}
+
+
+@register
+@dataclass
+class Probe(Method):
+    name = "fingerprint_probe"
+
+    def forget_loss(self, logits, forget, reference):
+        return helper(logits)
+"""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(_REGISTRY, "fingerprint_probe", None)  # removed again after the test
+    keys = []
+    for body in ("x", "-x"):
+        (tmp_path / "probe_method.py").write_text(source.format(body=body))
+        sys.modules.pop("probe_method", None)
+        importlib.invalidate_caches()
+        importlib.import_module("probe_method")
+        keys.append(method_fingerprint("fingerprint_probe"))
+    sys.modules.pop("probe_method", None)
+    assert keys[0] != keys[1]
 
 
 def test_saved_reads_only_the_current_grid_and_runs_nothing(tmp_path, capsys):
@@ -204,3 +250,9 @@ def test_authenticity_is_not_claimed_for_a_method_that_did_not_forget():
             r["metrics"]["forget_fact_recall"] = 0.9  # remembers: far above the retrained band
     row = leaderboard.table(records).set_index("method").loc["me"]
     assert not row["forgets"] and row["authentic"] is None
+
+
+def test_a_table_without_retrained_runs_says_what_is_missing():
+    tests_only = [r for r in _records() if r["stage"] != "retrained"]
+    with pytest.raises(ValueError, match="no retrained records for the authors world"):
+        leaderboard.table(tests_only)

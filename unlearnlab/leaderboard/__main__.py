@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unlearnlab.leaderboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "show"], help="run the grid, or show the table of saved runs")
-    parser.add_argument("--grid", default="ci", choices=sorted(GRIDS), help="ci: 3 methods on authors; full: all")
+    parser.add_argument("--grid", choices=sorted(GRIDS),
+                        help="ci: 3 methods on authors; full: all (default: ci; with --from, the whole file)")
     parser.add_argument("--methods", nargs="+", help="only these methods (registered names)")
     parser.add_argument("--worlds", nargs="+", help="only these worlds (authors, hazard, books)")
     parser.add_argument("--out", help="also write the records as one small JSON table here")
@@ -29,15 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     from . import board, runner
     from .spec import get_grid
 
+    whole_file = args.source and not (args.grid or args.methods or args.worlds)  # show --from: no filter
     try:
-        grid = get_grid(args.grid, args.methods, args.worlds)
+        grid = get_grid(args.grid or "ci", args.methods, args.worlds)
     except ValueError as err:
         parser.error(str(err))
     if args.command == "run":
         print(grid.describe(), flush=True)
         records = runner.run(grid, log=lambda line: print(line, flush=True))
     else:
-        if args.source:
+        if whole_file:
+            records = board.load_records(args.source)
+        elif args.source:
             records = [r for r in board.load_records(args.source) if r["world"] in grid.worlds
                        and (r["stage"] in ("target", "retrained") or r["method"] in grid.methods)]
         else:
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             print("no saved runs for this grid: run `python -m unlearnlab.leaderboard run` first", file=sys.stderr)
             return 1
     if args.out:
-        print(f"wrote {board.export(records, args.out, grid=grid.describe())}")
+        print(f"wrote {board.export(records, args.out, grid='' if whole_file else grid.describe())}")
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 40):

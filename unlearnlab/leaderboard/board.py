@@ -84,6 +84,9 @@ def _rounded(value):
 def bands(records: Sequence[dict], world: str) -> dict:
     """The retrained seeds' band of every metric of ``world``, and their attack band under ``"relearn_gain"``."""
     refs = [r for r in records if r["world"] == world and r["stage"] == "retrained"]
+    if not refs:
+        raise ValueError(f"no retrained records for the {world} world: the band and every verdict need them; "
+                         "run the grid (`python -m unlearnlab.leaderboard run`) or export it whole")
     out = {}
     for metric in TASKS[world].metrics:  # forget quality is measured against the first seed: the others give its band
         having = [r["metrics"] for r in refs if metric in r["metrics"]]

@@ -21,9 +21,11 @@ meant to be committed).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -47,16 +49,29 @@ def results_dir(profile: str | None = None) -> Path:
 
 
 def method_fingerprint(name: str) -> str:
-    """A short hash of a method's class and ``forget_loss`` code: editing the loss re-runs the method.
+    """A short hash of a method's code: editing its loss, or a helper the loss calls, re-runs the method.
 
-    Works for classes defined in a notebook cell, whose source file ``inspect``
-    cannot always find.
+    For a method defined in a file, the whole module's source is hashed (so a
+    helper such as ``entropy.uniform_kl`` counts).  A class defined in a
+    notebook cell has no source file ``inspect`` can always find; then the
+    bytecode of ``forget_loss`` (nested code included) and of the functions it
+    names is hashed.
     """
     cls = _REGISTRY[name]
-    code = cls.forget_loss.__code__
-    consts = [c for c in code.co_consts if not hasattr(c, "co_code")]
-    blob = repr((cls.__qualname__, code.co_code, consts, code.co_names, sorted(get_method(name).hyperparameters().items())))
+    try:
+        code: object = inspect.getsource(sys.modules[cls.__module__])
+    except (OSError, TypeError, KeyError):
+        loss = cls.forget_loss
+        helpers = [loss.__globals__.get(n) for n in loss.__code__.co_names]
+        code = [_code_parts(loss.__code__)] + [_code_parts(h.__code__) for h in helpers if hasattr(h, "__code__")]
+    blob = repr((cls.__qualname__, code, sorted(get_method(name).hyperparameters().items())))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _code_parts(code) -> list:
+    """Bytecode, names and constants of a code object, nested code objects (comprehensions, lambdas) included."""
+    return [code.co_code, code.co_names,
+            [_code_parts(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]]
 
 
 class _World:
