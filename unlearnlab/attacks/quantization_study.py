@@ -17,9 +17,10 @@ reads (``results/quantization_small_tier.json``)::
     python -m unlearnlab.attacks.quantization_study --out results/quantization_small_tier.json
 
 One more row per run locates the forgetting: the target with only the
-unlearned model's quantized linear weights copied in.  If that hybrid has
-forgotten too, the forgetting lives in the weights quantization rounds, and
-whether rounding undoes it depends only on the codes those weights changed.
+unlearned model's quantized linear weights copied in (embeddings, norms and
+the output layer stay the target's).  If that hybrid has forgotten too, the
+forgetting lives in the weights quantization rounds, so rounding can undo it
+only where those weights moved by less than the distance to a cell boundary.
 """
 from __future__ import annotations
 
