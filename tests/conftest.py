@@ -32,7 +32,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     else:
         monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("UNLEARNLAB_PROFILE", "ci")
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # Two threads at most, or one each when `pytest -n 2` runs two workers with OMP_NUM_THREADS=1.
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(scope="session")

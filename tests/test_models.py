@@ -232,10 +232,12 @@ def test_a_missing_path_and_a_folder_that_is_not_a_model_say_what_is_wrong(tmp_p
         models.load("tinyy")
 
 
-def test_a_trained_model_keeps_its_training_log_and_an_old_one_can_replay_it():
+def test_a_trained_model_keeps_its_training_log_and_an_old_one_can_replay_it(tmp_path, monkeypatch):
     import shutil
 
     from unlearnlab.cache import entry_path
+
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))  # "nothing trained yet" even with a shared test cache
 
     settings = {"max_steps": 3, "logging_steps": 1, "disable_tqdm": True}
     assert models.training_log("tiny", "authors", profile="ci", **settings) is None  # nothing trained yet
