@@ -20,6 +20,8 @@ ignored by git, and every deck points there.  Run with ``make slides``; open
 
 ``python book/slides.py --timings`` prints how long each section took when its
 stored outputs were made: the measured timings of the instructor track.
+``--timings DIR`` reads executed copies in ``DIR`` instead (for instance the
+chapters run in the ``laptop`` profile with ``jupyter nbconvert --output-dir DIR``).
 """
 from __future__ import annotations
 
@@ -242,17 +244,25 @@ def _instant(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def print_timings() -> None:
-    """A Markdown table of every chapter's sections and their stored timings."""
+def print_timings(folder: Path | None = None) -> None:
+    """A Markdown table of every chapter's sections and their stored timings.
+
+    ``folder`` holds executed copies of the chapters (another profile or machine);
+    by default the committed notebooks are read.
+    """
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder else chapters()
+    if not paths:
+        raise SystemExit(f"no chapter notebooks (NN_*.ipynb) in {folder}: pass the folder the executed copies are in")
     print("| chapter | section | seconds |\n|---|---|---:|")
-    for path in chapters():
+    for path in paths:
         for section, seconds in section_timings(nbformat.read(path, as_version=4)):
             print(f"| {path.stem[:2]} | {section} | {seconds:.1f} |")
 
 
 if __name__ == "__main__":
     if "--timings" in sys.argv:
-        print_timings()
+        rest = sys.argv[sys.argv.index("--timings") + 1:]
+        print_timings(Path(rest[0]) if rest else None)
     else:
         for deck in build(libraries="--no-libraries" not in sys.argv):
             print("slides:", deck.relative_to(ROOT))

@@ -108,3 +108,16 @@ def test_section_timings_come_from_the_stored_execution_records():
     nb.cells = [nbformat.v4.new_markdown_cell("# 09 · T"), nbformat.v4.new_code_cell("setup"),
                 nbformat.v4.new_markdown_cell("## Part\n### Detail"), code, code]
     assert slides.section_timings(nb) == [("09 · T", 0.0), ("Part", 5.0)]
+
+
+def test_timings_read_executed_copies_from_a_folder(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x = 1")
+    code.metadata["execution"] = {"iopub.execute_input": "2026-11-25T17:00:00.000Z",
+                                  "shell.execute_reply": "2026-11-25T17:01:30.000Z"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# 03 · T\n## Sweep"), code]
+    nbformat.write(nb, tmp_path / "03_t.ipynb")
+    slides.print_timings(tmp_path)
+    assert "| 03 | Sweep | 90.0 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no chapter notebooks"):
+        slides.print_timings(tmp_path / "empty")
