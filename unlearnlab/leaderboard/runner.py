@@ -333,7 +333,16 @@ def saved(grid: str | Grid = "ci", methods: Iterable[str] | None = None, worlds:
 
 
 def check_method(cls: type) -> None:
-    """Refuse a method class that cannot take part, with a message that says what to fix."""
+    """Refuse a method class that cannot take part, with a message that says what to fix.
+
+    The loss is called once on a small probe batch holding exactly the keys
+    training would give this class (:func:`_probe_inputs`), so a loss that reads
+    a key the engine never provides fails here, in a second, with the key named,
+    not after the first validation run has trained for a minute.  A loss that
+    raises ``ValueError`` is refused too, unless the method needs the frozen
+    original model (``reference``), which the probe does not build: then
+    training is where it is checked.
+    """
     import torch
 
     from ..methods.template import MyMethod
@@ -344,23 +353,143 @@ def check_method(cls: type) -> None:
         raise ValueError(f"{cls.__name__} needs its own class attribute `name` (not the template's 'my_method')")
     if cls.forget_loss in (Method.forget_loss, MyMethod.forget_loss):
         raise NotImplementedError(f"{cls.__name__}.forget_loss is not implemented: fill in the template's TODO")
-    logits = torch.zeros(2, 4, 8, requires_grad=True)
-    labels = torch.tensor([[-100, 1, 2, 3], [-100, -100, 4, 5]])
+    method = cls()
+    logits, forget = _probe_inputs(method)
     try:
-        loss = cls().forget_loss({"forget": logits}, {"labels": labels}, None)
+        loss = method.forget_loss(logits, forget, None)
     except NotImplementedError as err:
         raise NotImplementedError(f"{cls.__name__}.forget_loss is not implemented yet ({err})") from None
-    except (KeyError, ValueError):  # needs data this probe lacks (ref_logp, a frozen model): tried in training
-        return
+    except KeyError as err:
+        raise ValueError(_missing_key_message(cls, err, logits, forget)) from None
+    except ValueError as err:
+        if method.needs_live_reference:  # needs the frozen original model, which the probe does not build
+            return
+        raise ValueError(f"{cls.__name__}.forget_loss failed on a batch shaped like training's "
+                         f"(forget keys {sorted(forget)}, logits keys {sorted(logits)}): {err}") from None
     if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad):
         raise ValueError(f"{cls.__name__}.forget_loss must return a scalar tensor that depends on the logits; "
                          f"got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
 
 
-def submit(cls: type[Method], grid: str | Grid = "ci", worlds: Iterable[str] | None = None,
-           **options) -> list[dict]:
-    """Check a learner's method, register it if needed, and run it through the grid like any other method."""
+class _MissingKey(KeyError):
+    """A key a loss read from a probe dict that training would not fill (``where``: ``forget``, ``logits``...)."""
+
+    def __init__(self, where: str, key: object):
+        super().__init__(key)
+        self.where, self.key = where, key
+
+
+class _ProbeDict(dict):
+    """A dict that names itself when a loss reads a key it lacks (``forget["ref_logp"]``, not just ``'ref_logp'``)."""
+
+    def __init__(self, where: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.where = where
+
+    def __missing__(self, key):
+        raise _MissingKey(self.where, key)
+
+
+def _probe_inputs(method: Method) -> tuple[dict, dict]:
+    """``(logits, forget)`` as training hands them to ``forget_loss``, for 2 rows of 4 tokens and a vocabulary of 8.
+
+    The forget batch holds ``input_ids``, ``attention_mask``, ``labels`` (−100 on
+    the prompt) and ``logits_start``; ``ref_logp`` only when the class sets
+    ``reference_logprobs = True``; a nested ``preferred`` batch only when its
+    ``prepare_forget`` adds a ``preferred_answer`` (DPO).  ``logits`` has one
+    entry per stream the method feeds through the model, plus ``retain`` when
+    α > 0.  The same rules decide what the engine builds, so a key missing
+    here is missing in training.
+    """
+    import torch
+
+    def stream(where: str) -> _ProbeDict:
+        batch = _ProbeDict(where, input_ids=torch.tensor([[1, 2, 3, 4], [1, 5, 6, 7]]),
+                           attention_mask=torch.ones(2, 4, dtype=torch.long),
+                           labels=torch.tensor([[-100, 2, 3, 4], [-100, -100, 6, 7]]), logits_start=0)
+        if method.reference_logprobs:
+            batch["ref_logp"] = torch.tensor([-3.0, -2.0])
+        return batch
+
+    forget = stream("forget")
+    if "preferred_answer" in _prepared_columns(method):
+        forget["preferred"] = stream('forget["preferred"]')
+    names = list(method.streams(forget)) + (["retain"] if method.uses_retain else [])
+    logits = _ProbeDict("logits", {name: torch.zeros(2, 4, 8, requires_grad=True) for name in names})
+    return logits, forget
+
+
+def _prepared_columns(method: Method) -> list[str]:
+    """The columns the method's ``prepare_forget`` leaves on two QA items (the engine encodes from them)."""
+    import datasets
+
+    items = datasets.Dataset.from_list([{"question": "Where was Ada born?", "answer": "Ada was born in Lisbon."},
+                                        {"question": "What does Ben write?", "answer": "Ben writes mysteries."}])
+    try:
+        return list(method.prepare_forget(items, items, 0).column_names)
+    except (ValueError, KeyError):  # needs other data (attributes, text): no preferred answers either way
+        return list(items.column_names)
+
+
+def _missing_key_message(cls: type, err: KeyError, logits: dict, forget: dict) -> str:
+    """Which key a loss read that training does not provide, what training does provide, and what to do."""
+    key = err.args[0] if err.args else None
+    read = f"reads {err.where}[{key!r}]" if isinstance(err, _MissingKey) else f"raised KeyError({key!r})"
+    hint = {"ref_logp": "set the class attribute `reference_logprobs = True`: the engine then computes "
+                        "log π_ref(y|x) of every forget answer once, before training",
+            "retain": "logits['retain'] exists only when alpha > 0; read retain data in the retain term, not in "
+                      "forget_loss",
+            "preferred": "the engine builds forget['preferred'] only from a 'preferred_answer' column that the "
+                         "method's prepare_forget adds, as DPORefusal does"}.get(key, "compute what you need from "
+                                                                                "these keys inside forget_loss")
+    return (f"{cls.__name__}.forget_loss {read}, a key training does not provide for this method: "
+            f"the forget batch holds {sorted(forget)} and logits holds {sorted(logits)}.  To fix it, {hint}.")
+
+
+def submit(cls: type[Method], grid: str | Grid = "ci", worlds: Iterable[str] | None = None, *,
+           folder: str | Path | None = None, log: Callable[[str], None] | None = print) -> list[dict]:
+    """Check a learner's method, register it if needed, and run it through the grid like any other method.
+
+    Submitting again under a name that already has results:
+
+    * **the same class, edited** (same module and class name: a notebook cell
+      changed and run again) replaces the registered class.  Runs are keyed by
+      a hash of the method's code and settings, so the edited method gets new
+      runs, while the target, the retrained seeds and every other method's runs
+      are reused, not run again.  The earlier version's files are neither
+      overwritten nor deleted: they stay in the results folder, and submit says
+      how many (through ``log``, or the package logger when ``log`` is None).
+      :func:`saved` and the table of this grid show only the current version.
+    * **the same class, unchanged**: every run is read from its file; nothing runs.
+    * **a different class under a registered name** (a built-in method's, or
+      another class of yours) is refused before anything runs, with a
+      ``ValueError`` that asks for another name; the registered method stays.
+    """
     check_method(cls)
     if cls.name not in list_methods() or _REGISTRY[cls.name] is not cls:
         register(cls)
-    return run(grid, methods=[cls.name], worlds=worlds, **options)
+    records = run(grid, methods=[cls.name], worlds=worlds, folder=folder, log=log)
+    earlier = earlier_runs(cls.name, records, folder)
+    if earlier:
+        message = (f"{len(earlier)} earlier runs of {cls.name!r} (other code, settings or budget) stay saved, "
+                   f"not deleted, in {earlier[0].parent}; the table of this grid shows only the current version")
+        if log is not None:
+            log(message)
+        else:
+            logging.getLogger(__name__).warning(message)
+    return records
+
+
+def earlier_runs(name: str, records: Iterable[dict], folder: str | Path | None = None) -> list[Path]:
+    """Saved run files of method ``name``, in the worlds of ``records``, that none of ``records`` is: an earlier
+    version's runs (other code, settings or budget), which a new submission leaves in place."""
+    records = list(records)
+    current = {r["key"] for r in records if "key" in r}
+    base = Path(folder) if folder else results_dir()
+    out = []
+    for world in dict.fromkeys(r["world"] for r in records):
+        for path in sorted((base / world).glob(f"*-{name}-*.json")):
+            record = json.loads(path.read_text())
+            if record.get("method") == name and record.get("key") not in current:
+                out.append(path)
+    return out

@@ -13,8 +13,14 @@ To take part in the leaderboard:
    ``forget["labels"]`` (−100 on prompt and padding positions);
 3. decorate it with ``@register`` (from ``unlearnlab.methods``);
 4. hand the class to :func:`unlearnlab.leaderboard.submit`, which checks it
-   (it refuses a class whose ``forget_loss`` is still the template's) and runs
-   it through the same grid, budget and evaluation as every other method.
+   (it refuses a class whose ``forget_loss`` is still the template's, or reads
+   a batch key that training does not provide) and runs it through the same
+   grid, budget and evaluation as every other method.
+
+``forget`` holds ``input_ids``, ``attention_mask`` and ``labels``, plus
+``ref_logp`` (log π_ref(y|x) of each answer) when the class sets
+``reference_logprobs = True``; ``logits`` holds ``"forget"``, and ``"retain"``
+when α > 0.
 
 The helpers most methods need are in :mod:`unlearnlab.numerics` (``shift``,
 ``token_logprobs``, ``sequence_nll``, ``mean_nll``) and
