@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -90,12 +91,19 @@ def test_a_run_whose_file_exists_is_not_run_again(tmp_path):
 
 
 def test_the_budget_is_epochs_of_the_forget_set_in_every_profile():
+    """Numbers worked by hand: ci's forget10 has 76 items, 3 passes in batches of 4 = 57 steps; the relearning
+    attack shows 11 of them, 7 passes in batches of 4 = 77/4 = 19.25, rounded up to chapter 12's 20 steps."""
+    from types import SimpleNamespace
+
     w = _World(leaderboard.TASKS["authors"])
     grid = leaderboard.get_grid("ci")
-    n_forget, n_shown = len(w.world.items("forget10")), len(w.task.relearning(w.world, None).shown)
-    batch = w.budget(grid)["batch_size"]
-    assert w.budget(grid)["max_steps"] == math.ceil(3 * n_forget / batch)
-    assert w.relearn_steps(grid) == math.ceil(7 * n_shown / 4)  # ci: 11 items, chapter 12's 20 steps
+    assert w.budget(grid) == {"max_steps": 57, "batch_size": 4, "epochs": 3.0}
+    assert w.relearn_steps(grid) == 20
+    # a world of 10 forget items (any profile's size): 3 · 10 / 4 = 7.5 steps, rounded up to 8; 1.5 passes
+    # in batches of 6 = 2.5, up to 3
+    w._world = SimpleNamespace(items=lambda split: [{}] * 10)
+    assert w.budget(grid)["max_steps"] == 8
+    assert w.budget(replace(grid, epochs=1.5, batch_size=6)) == {"max_steps": 3, "batch_size": 6, "epochs": 1.5}
 
 
 def _records() -> list[dict]:
@@ -120,14 +128,15 @@ def _records() -> list[dict]:
     return out
 
 
-def test_t_interval_matches_scipy():
-    from scipy import stats
-
-    values = [0.40, 0.50, 0.45]
-    mean, half = leaderboard.t_interval(values)
-    low, high = stats.t.interval(0.95, 2, loc=0.45, scale=stats.sem(values))
-    assert mean == pytest.approx(0.45) and half == pytest.approx((high - low) / 2)
-    assert math.isnan(leaderboard.t_interval([0.3])[1])
+def test_t_interval_against_numbers_worked_by_hand():
+    """0.40, 0.50, 0.45: mean 0.45, sd = sqrt((0.05² + 0.05² + 0) / 2) = 0.05, t(0.975, 2 df) = 4.3027 (a t
+    table), half-width 4.3027 · 0.05 / √3 = 0.12421.  Two seeds 0 and 1: sd = √0.5, t(0.975, 1) = 12.706,
+    half-width 12.706 · 0.7071 / √2 = 6.3531."""
+    mean, half = leaderboard.t_interval([0.40, 0.50, 0.45])
+    assert mean == pytest.approx(0.45) and half == pytest.approx(0.12421, abs=1e-5)
+    mean, half = leaderboard.t_interval([0.0, 1.0])
+    assert mean == pytest.approx(0.5) and half == pytest.approx(6.3531, abs=1e-4)
+    assert leaderboard.t_interval([0.3])[0] == 0.3 and math.isnan(leaderboard.t_interval([0.3])[1])  # one seed: no interval
 
 
 def test_table_ranks_against_the_retrained_band_and_reads_an_export(tmp_path):
@@ -139,6 +148,20 @@ def test_table_ranks_against_the_retrained_band_and_reads_an_export(tmp_path):
     assert npo["forgets"] and not npo["keeps"] and not npo["authentic"]
     assert npo["relearn_gain"] == pytest.approx(0.45) and npo["setting"] == "learning_rate=0.001"
     assert me["setting"] == "tier defaults" and me["seeds"] == 3
+    # by hand: NPO's utility seeds 0.60, 0.62, 0.58 have sd 0.02, so ± 4.3027 · 0.02 / √3 = 0.04968; its gains
+    # 0.40, 0.50, 0.45 have sd 0.05, so ± 0.12421
+    assert npo["model_utility"] == pytest.approx(0.60) and npo["model_utility ±"] == pytest.approx(0.04968, abs=1e-5)
+    assert npo["relearn_gain ±"] == pytest.approx(0.12421, abs=1e-5)
+    # rank score = utility − |forget recall − retrained mean recall (0.03, 0.05, 0.07 → 0.05)|:
+    # ME 0.68 − |0.05 − 0.05| = 0.68, NPO 0.60 − |0.01 − 0.05| = 0.56
+    assert me["rank_score"] == pytest.approx(0.68) and npo["rank_score"] == pytest.approx(0.56)
+    # the bands: [min − m, max + m], m = the seeds' spread or 0.05 if larger.  Recall 0.03-0.07 (spread 0.04)
+    # → [-0.02, 0.12]; utility 0.68-0.70 → [0.63, 0.75]; relearning gain 0-0.02 → [-0.05, 0.07].  So NPO's
+    # 0.60 is below the utility band (not "keeps") and its gain 0.45 above the attack band (not "authentic")
+    band = leaderboard.bands(records, "authors")
+    assert (band["forget_fact_recall"].low, band["forget_fact_recall"].high) == (pytest.approx(-0.02), pytest.approx(0.12))
+    assert (band["model_utility"].low, band["model_utility"].high) == (pytest.approx(0.63), pytest.approx(0.75))
+    assert (band["relearn_gain"].low, band["relearn_gain"].high) == (pytest.approx(-0.05), pytest.approx(0.07))
     path = leaderboard.export(records, tmp_path / "board.json", grid="test")
     assert json.loads(path.read_text())["profiles"] == ["ci"]
     import pandas as pd  # the export rounds to 5 significant digits: the same table, to that precision

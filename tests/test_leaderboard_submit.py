@@ -186,9 +186,9 @@ def test_resubmitting_an_edited_method_runs_only_its_new_version_and_keeps_the_o
     after = _files(folder)
     assert len(after) == len(before) + 5 + 5
     assert all(after[name] == text for name, text in {**before, **first_files}.items())  # nothing overwritten
-    assert [line for line in lines if "earlier runs" in line] == [
-        f"5 earlier runs of 'mine' (other code, settings or budget) stay saved, not deleted, in {folder / 'authors'}; "
-        "the table of this grid shows only the current version"]
+    expected = (f"5 earlier runs of 'mine' (other code, settings or budget) stay saved, not deleted, in "
+                f"{folder / 'authors'}; the table of this grid shows only the current version")
+    assert [line for line in lines if "earlier runs" in line] == [expected]
 
     shown = leaderboard.saved("ci", methods=["npo", "mine"], folder=folder)
     mine_keys = {r["key"] for r in shown if r["method"] == "mine"}
