@@ -13,5 +13,5 @@ from .tracing import (POSITION_GROUPS, TRACE_KINDS, FactPrompt, Trace, average_t
 
 __all__ = ["POSITION_GROUPS", "TRACE_KINDS", "Edit", "FactPrompt", "Trace", "apply_edit", "average_traces",
            "clean_states", "corrupted_run", "editing", "embedding_noise_scale", "fact_keys", "fact_prompt",
-           "key_second_moment", "optimise_value", "output_ceiling", "rank_one_update", "saliency", "saliency_by_module",
-           "trace_fact", "tracing"]
+           "key_second_moment", "optimise_value", "output_ceiling", "rank_one_update", "saliency",
+           "saliency_by_module", "trace_fact", "tracing"]
