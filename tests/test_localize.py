@@ -97,3 +97,65 @@ def test_apply_edit_on_a_model_hits_the_value(tiny_lm):
     assert torch.allclose(editing.down_proj(model, 0).weight.float() @ key, value, atol=1e-3)
     assert torch.allclose(editing.fact_keys(model, tok, [ITEM], 0)[0], key, atol=1e-5), "the key is read before the edit"
     assert edit.delta.shape == editing.down_proj(model, 0).weight.shape
+
+
+
+def _p_next(model, tok, item, token_id: int) -> tuple[float, int]:
+    """p(token_id) and the argmax at the traced prompt's last position."""
+    fact = tracing.fact_prompt(tok, item)
+    with torch.no_grad():
+        p = model(input_ids=torch.tensor([fact.input_ids])).logits[0, -1].softmax(-1)
+    return float(p[token_id]), int(p.argmax())
+
+
+def _trained_scale(model):
+    """A fresh model's (tied) output rows have norm ~0.16, too short for any token to win clearly after the
+    final norm; a trained model's are ~1.  Scale them up so the edit's target is reachable, as it is there."""
+    with torch.no_grad():
+        model.get_output_embeddings().weight.mul_(10)
+    return model
+
+
+def test_optimise_value_installs_the_new_token_as_the_argmax(tiny_lm):
+    """The optimised value must *install* the new answer, not only remove the old one (p > 0.5, top token)."""
+    from unlearnlab.localize import editing
+    model, tok = tiny_lm
+    _trained_scale(model).eval()
+    paris = tok(" Paris", add_special_tokens=False)["input_ids"][0]
+    assert editing.output_ceiling(model, paris) > 0.9, "the scaled model can say ' Paris'"
+    # a fresh MLP writes almost nothing (‖W k‖ ≈ 0.02), so ROME's clamp at 4‖W k‖ would bind; the chapter's
+    # trained model writes ‖W k‖ ≈ 66 and needs about 1.3 times that, so there the default clamp is slack
+    key, value, nll = editing.optimise_value(model, tok, ITEM, "Paris", layer=0, max_norm=float("inf"))
+    assert nll < 0.1, f"the optimisation stalled at {nll:.2f} nats"
+    c = editing.key_second_moment(model, tok, [ITEM, {**ITEM, "question": "Who is Ada Quillon?"}], layer=0)
+    editing.apply_edit(model, 0, key, value, c)
+    p, top = _p_next(model, tok, ITEM, paris)
+    assert top == paris and p > 0.5, (p, top)
+
+
+def test_optimise_value_stops_early_clamps_and_reports_the_nll_of_what_it_returns(tiny_lm):
+    from unlearnlab.localize import editing
+    model, tok = tiny_lm
+    model.eval()
+    key, value, nll = editing.optimise_value(model, tok, ITEM, "Paris", layer=0, stop_nll=1e3)
+    w = editing.down_proj(model, 0).weight.float()
+    assert torch.equal(value, w @ key), "a target reached at step 0 means δ = 0"
+    paris = tok(" Paris", add_special_tokens=False)["input_ids"][0]
+    assert abs(nll + torch.log(torch.tensor(_p_next(model, tok, ITEM, paris)[0])).item()) < 1e-4
+    _, clamped, _ = editing.optimise_value(model, tok, ITEM, "Paris", layer=0, steps=20, max_norm=0.1)
+    assert (clamped - w @ key).norm() <= 0.1 * (w @ key).norm() * (1 + 1e-5), "‖δ‖ is clamped"
+
+
+def test_output_ceiling_bounds_what_the_model_and_any_edit_can_reach(tiny_lm):
+    """Unscaled, the fresh model's rows are short: the ceiling is low and the optimisation stalls under it."""
+    from unlearnlab.localize import editing
+    model, tok = tiny_lm
+    model.eval()
+    for word in ("Lisbon", "Paris"):
+        token = tok(" " + word, add_special_tokens=False)["input_ids"][0]
+        assert len(tok(" " + word, add_special_tokens=False)["input_ids"]) == 1
+        ceiling = editing.output_ceiling(model, token)
+        assert ceiling < 0.1, "a fresh model's short rows let no token win clearly"
+        assert _p_next(model, tok, ITEM, token)[0] <= ceiling + 1e-6
+        _, _, nll = editing.optimise_value(model, tok, ITEM, word, layer=1, steps=30)
+        assert torch.exp(torch.tensor(-nll)).item() <= ceiling + 1e-4, "no δ beats the ceiling"

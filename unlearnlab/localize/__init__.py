@@ -5,12 +5,13 @@ fact?), ``saliency`` (where SalUn's salient weights sit, per block and module) a
 ``editing`` (a ROME-style rank-one update of one MLP down-projection).
 """
 from . import editing, saliency, tracing
-from .editing import (Edit, apply_edit, fact_keys, key_second_moment, optimise_value, rank_one_update)
+from .editing import (Edit, apply_edit, fact_keys, key_second_moment, optimise_value, output_ceiling,
+                      rank_one_update)
 from .saliency import saliency_by_module
 from .tracing import (POSITION_GROUPS, TRACE_KINDS, FactPrompt, Trace, average_traces, clean_states,
                       corrupted_run, embedding_noise_scale, fact_prompt, trace_fact)
 
 __all__ = ["POSITION_GROUPS", "TRACE_KINDS", "Edit", "FactPrompt", "Trace", "apply_edit", "average_traces",
            "clean_states", "corrupted_run", "editing", "embedding_noise_scale", "fact_keys", "fact_prompt",
-           "key_second_moment", "optimise_value", "rank_one_update", "saliency", "saliency_by_module",
-           "trace_fact", "tracing"]
+           "key_second_moment", "optimise_value", "output_ceiling", "rank_one_update", "saliency",
+           "saliency_by_module", "trace_fact", "tracing"]

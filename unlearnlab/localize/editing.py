@@ -91,15 +91,25 @@ def rank_one_update(weight: torch.Tensor, key: torch.Tensor, value: torch.Tensor
 
 
 def optimise_value(model, tokenizer, item: dict, new_value: str, layer: int, position: str = "last",
-                   steps: int = 150, lr: float = 1.0,
-                   norm_weight: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor, float]:
+                   steps: int = 200, lr: float = 0.5, norm_weight: float = 1e-4, stop_nll: float = 0.05,
+                   max_norm: float = 4.0) -> tuple[torch.Tensor, torch.Tensor, float]:
     """The key k of ``item``, a value v = W k + δ that makes the model continue with ``new_value``, and its NLL.
 
     δ is added to the down-projection's output at the key's position only and
     trained with Adam to minimise the NLL of ``new_value``'s tokens after the
-    traced prompt, plus ``norm_weight``·‖δ‖² (a small change is preferred).  The
-    returned NLL (nats per token of ``new_value``) is that of the last step, with δ
-    added at the key's position only: what the weight edit aims to reproduce.
+    traced prompt, plus ``norm_weight``·‖δ‖² (a small change is preferred).  As in
+    ROME, the optimisation stops as soon as the NLL is below ``stop_nll`` (a
+    longer run only lengthens δ, and a longer δ moves every other key more), and
+    ‖δ‖ is clamped to ``max_norm``·‖W k‖ after each step.  ROME's KL term on
+    "X is a" prompts is left out: it keeps the *subject's* other facts when δ
+    sits at the subject, but at the prompt's last token no other prompt shares δ.
+
+    The returned NLL (nats per token of ``new_value``) is that of the returned δ,
+    added at the key's position only: what the weight edit aims to reproduce.  If
+    it stays high at every layer, even the last one (whose δ reaches the final
+    norm directly), the new value is out of the model's reach: the final norm
+    fixes the length of the last hidden state, and a token the model was never
+    trained to output may win in no direction (chapter 07's " Stockholm").
     """
     fact = fact_prompt(tokenizer, item)
     at = key_position(fact, position)
@@ -112,6 +122,7 @@ def optimise_value(model, tokenizer, item: dict, new_value: str, layer: int, pos
         model(input_ids=ids)
     key = seen[0][0, at].float()
     base = (proj.weight.float() @ key).detach()
+    limit = max_norm * float(base.norm())
     delta = torch.zeros_like(base, requires_grad=True)
     hook = proj.register_forward_hook(lambda m, args, out: out.index_put(
         (torch.tensor([0], device=device), torch.tensor([at], device=device)), out[0, at] + delta.to(out.dtype)))
@@ -122,19 +133,56 @@ def optimise_value(model, tokenizer, item: dict, new_value: str, layer: int, pos
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        for _ in range(steps):
+        for step in range(steps + 1):  # the last pass only measures the final δ
             logits = model(input_ids=ids).logits[0, start - 1:-1].float()
-            loss = torch.nn.functional.cross_entropy(logits, ids[0, start:]) + norm_weight * delta.pow(2).sum()
-            nll = float((loss - norm_weight * delta.pow(2).sum()).detach())
+            nll_t = torch.nn.functional.cross_entropy(logits, ids[0, start:])
+            nll = float(nll_t.detach())
+            if nll < stop_nll or step == steps:
+                break
             optimiser.zero_grad()
-            loss.backward()
+            (nll_t + norm_weight * delta.pow(2).sum()).backward()
             optimiser.step()
+            with torch.no_grad():
+                norm = delta.norm()
+                if norm > limit:
+                    delta.mul_(limit / norm)
     finally:
         hook.remove()
         for p, r in zip(model.parameters(), requires):
             p.requires_grad_(r)
         model.train(was_training)
     return key, (base + delta).detach(), nll
+
+
+def output_ceiling(model, token_id: int, steps: int = 300, lr: float = 0.1) -> float:
+    """The highest probability *any* last hidden state can give ``token_id``: an upper bound for every edit.
+
+    Llama's final RMSNorm rescales the last hidden state h to length √d before its
+    gain g, so the output layer only sees h's direction: p(token) = softmax(E (g ⊙
+    √d·h/‖h‖)).  Maximising that over directions (Adam on a free vector, a few
+    hundred cheap steps: no transformer pass) bounds what a δ at any layer, and so
+    any weight edit, can reach.  A token the model was never trained to output can
+    have a low ceiling; then no learning rate or step count helps.  The norm's ε
+    is ignored (it only shortens h a little further).
+    """
+    norm, head = model.model.norm, model.get_output_embeddings()
+    gain = norm.weight.detach().float()
+    weight = head.weight.detach().float()
+    bias = head.bias.detach().float() if getattr(head, "bias", None) is not None else None
+    d = gain.shape[0]
+    direction = (weight[token_id] * gain).clone().requires_grad_(True)  # start where the token's row points
+    optimiser = torch.optim.Adam([direction], lr=lr)
+
+    def log_p() -> torch.Tensor:
+        logits = weight @ (gain * direction * (d ** 0.5 / direction.norm()))
+        return (logits + bias if bias is not None else logits).log_softmax(-1)[token_id]
+
+    for _ in range(steps):
+        optimiser.zero_grad()
+        (-log_p()).backward()
+        optimiser.step()
+    with torch.no_grad():
+        return float(log_p().exp())
 
 
 @dataclass
