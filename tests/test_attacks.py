@@ -79,10 +79,22 @@ def test_round_trip_error_is_at_most_half_a_step(bits, group):
 
 @pytest.mark.parametrize("bits", [8, 4])
 def test_our_grid_is_optimum_quantos(knower, bits):
+    pytest.importorskip("optimum.quanto")
     model, _ = knower
-    ours, theirs = Q.quantize(model, bits, group_size=32, library="rtn"), Q.quantize(model, bits, group_size=32)
+    ours, theirs = Q.quantize(model, bits, group_size=32, library="rtn"), Q.quantize(model, bits, 32, library="quanto")
     for (_, a), (_, b) in zip(Q.quantized_linears(ours), Q.quantized_linears(theirs)):
         torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=1e-6)
+
+
+def test_our_codes_are_optimum_quantos_at_exact_ties():
+    """Coarse weights put many values exactly half-way between two levels; rounding must break those ties as quanto does."""
+    pytest.importorskip("optimum.quanto")
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(256, 64, bias=False)
+    layer.weight.data = torch.randint(-200, 200, (64, 256)).float() / 256 * 0.37
+    model = torch.nn.Sequential(layer)
+    ours, theirs = Q.quantize(model, 4, 128, library="rtn"), Q.quantize(model, 4, 128, library="quanto")
+    assert torch.equal(ours[0].weight, theirs[0].weight)
 
 
 def test_eight_bits_keep_a_trained_models_answers_and_the_input_model(knower):

@@ -12,7 +12,7 @@ that differ.
 
 The grid is round-to-nearest (RTN), the scheme of optimum-quanto's weight
 quantizers: 8 bits symmetric with one scale per output row (``qint8``), 4 bits
-affine (a scale and an offset) per group of ``group_size`` consecutive weights
+affine (a scale and a shift) per group of ``group_size`` consecutive weights
 of a row (``qint4``, group 128).  :func:`quantize` returns a float copy whose
 linear weights are the *dequantized* ones, from optimum-quanto by default or
 from this module's RTN: the same numbers as running the quantized model, but
@@ -33,11 +33,17 @@ GROUP_SIZE = 128
 
 @dataclass
 class Grid:
-    """Where a weight matrix's codes live: ``w ≈ (code - offset) * scale``, per row or per group."""
+    """Where a weight matrix's codes live: ``w ≈ code * scale - shift``, per row or per group.
+
+    The code is ``round((w + shift) / scale)``, in that order of operations,
+    because it is optimum-quanto's: rounding ``w / scale + shift / scale``
+    instead gives the same code except at exact ties, and one tie in a million
+    weights is enough to make two counts of changed codes disagree.
+    """
 
     bits: int
     scale: torch.Tensor  # one per row (8 bits) or per group (4 bits), shape (n_groups, 1)
-    offset: torch.Tensor  # 0 for the symmetric grid; the float zero-point of the affine one
+    shift: torch.Tensor  # 0 for the symmetric grid; minus the group's minimum for the affine one
     group_size: int | None
     symmetric: bool
 
@@ -76,19 +82,19 @@ def rtn_grid(weight: torch.Tensor, bits: int, group_size: int | None = None) -> 
     low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
     scale = (high - low) / (2 ** bits - 1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return Grid(bits, scale, -low / scale, group_size, symmetric=False)
+    return Grid(bits, scale, -low, group_size, symmetric=False)
 
 
 def codes(weight: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Integer codes of ``weight`` on ``grid`` (rounded to nearest, clipped to the grid's levels)."""
     lo, hi = grid.levels
     groups = _grouped(weight, grid.group_size)
-    return torch.clamp(torch.round(groups / grid.scale + grid.offset), lo, hi).to(torch.int16)
+    return torch.clamp(torch.round((groups + grid.shift) / grid.scale), lo, hi).to(torch.int16)
 
 
 def dequantize(code: torch.Tensor, grid: Grid, shape: torch.Size) -> torch.Tensor:
     """The float weights that ``code`` stands for on ``grid``, in the original ``shape``."""
-    return ((code.float() - grid.offset) * grid.scale).reshape(shape)
+    return (code.float() * grid.scale - grid.shift).reshape(shape)
 
 
 def fake_quantize(weight: torch.Tensor, bits: int, group_size: int | None = GROUP_SIZE) -> torch.Tensor:
