@@ -20,8 +20,10 @@ ignored by git, and every deck points there.  Run with ``make slides``; open
 
 ``python book/slides.py --timings`` prints how long each section took when its
 stored outputs were made: the measured timings of the instructor track.
-``--timings DIR`` reads executed copies in ``DIR`` instead (for instance the
-chapters run in the ``laptop`` profile with ``jupyter nbconvert --output-dir DIR``).
+``--timings DIR [DIR ...]`` reads executed copies in each ``DIR`` instead, one column
+each (for instance the chapters run in the ``laptop`` profile with
+``jupyter nbconvert --output-dir DIR``); the word ``committed`` stands for the
+committed notebooks, so ``--timings committed DIR`` puts the two side by side.
 """
 from __future__ import annotations
 
@@ -244,25 +246,38 @@ def _instant(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def print_timings(folder: Path | None = None) -> None:
-    """A Markdown table of every chapter's sections and their stored timings.
+def print_timings(*folders: Path | None) -> None:
+    """A Markdown table of every chapter's sections, one column of stored timings per folder.
 
-    ``folder`` holds executed copies of the chapters (another profile or machine);
-    by default the committed notebooks are read.
+    Each folder holds executed copies of the chapters (another profile or machine);
+    ``None`` (the default) reads the committed notebooks.  Several folders side by side
+    give the instructor track's table, for instance the ``ci`` and ``laptop`` columns;
+    a section a folder lacks (a chapter not run there) shows as a dash.
     """
+    folders = folders or (None,)
+    columns = [_timings_of(folder) for folder in folders]
+    rows = list(dict.fromkeys(key for column in columns for key in column))
+    names = [folder.name if folder else "committed" for folder in folders]
+    print("| chapter | section | " + " | ".join(f"{name} (s)" for name in names) + " |")
+    print("|---|---|" + "---:|" * len(columns))
+    for chapter, section in rows:
+        cells = [f"{column[chapter, section]:.1f}" if (chapter, section) in column else "—" for column in columns]
+        print(f"| {chapter} | {section} | " + " | ".join(cells) + " |")
+
+
+def _timings_of(folder: Path | None) -> dict[tuple[str, str], float]:
+    """``{(chapter number, section): seconds}`` for the executed chapters in ``folder``."""
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder else chapters()
     if not paths:
         raise SystemExit(f"no chapter notebooks (NN_*.ipynb) in {folder}: pass the folder the executed copies are in")
-    print("| chapter | section | seconds |\n|---|---|---:|")
-    for path in paths:
-        for section, seconds in section_timings(nbformat.read(path, as_version=4)):
-            print(f"| {path.stem[:2]} | {section} | {seconds:.1f} |")
+    return {(path.stem[:2], section): seconds for path in paths
+            for section, seconds in section_timings(nbformat.read(path, as_version=4))}
 
 
 if __name__ == "__main__":
     if "--timings" in sys.argv:
         rest = sys.argv[sys.argv.index("--timings") + 1:]
-        print_timings(Path(rest[0]) if rest else None)
+        print_timings(*[None if arg == "committed" else Path(arg) for arg in rest])
     else:
         for deck in build(libraries="--no-libraries" not in sys.argv):
             print("slides:", deck.relative_to(ROOT))

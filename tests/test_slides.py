@@ -1,6 +1,7 @@
 """``make slides``: every chapter becomes a reveal.js deck that needs no network."""
 from __future__ import annotations
 
+import copy
 import io
 import re
 import sys
@@ -121,3 +122,24 @@ def test_timings_read_executed_copies_from_a_folder(tmp_path, capsys):
     assert "| 03 | Sweep | 90.0 |" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no chapter notebooks"):
         slides.print_timings(tmp_path / "empty")
+
+
+def test_timings_of_two_folders_sit_side_by_side(tmp_path, capsys):
+    """The instructor table's ci and laptop columns: a section one folder lacks shows a dash."""
+    def executed(folder, seconds, extra_section=False):
+        folder.mkdir()
+        code = nbformat.v4.new_code_cell("x = 1")
+        code.metadata["execution"] = {"iopub.execute_input": "2026-11-25T17:00:00.000Z",
+                                      "shell.execute_reply": f"2026-11-25T17:00:{seconds:02d}.000Z"}
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# 03 · T\n## Sweep"), code]
+        if extra_section:
+            nb.cells += [nbformat.v4.new_markdown_cell("## New"), copy.deepcopy(code)]
+            nb.cells[-1].id = "second-code-cell"
+        nbformat.write(nb, folder / "03_t.ipynb")
+    executed(tmp_path / "ci", 10)
+    executed(tmp_path / "laptop", 40, extra_section=True)
+    slides.print_timings(tmp_path / "ci", tmp_path / "laptop")
+    out = capsys.readouterr().out
+    assert "| chapter | section | ci (s) | laptop (s) |" in out
+    assert "| 03 | Sweep | 10.0 | 40.0 |" in out and "| 03 | New | — | 40.0 |" in out
