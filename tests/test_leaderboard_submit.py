@@ -18,6 +18,7 @@ import torch
 from unlearnlab import leaderboard
 from unlearnlab.leaderboard.runner import Runner, _World
 from unlearnlab.methods import Method
+from unlearnlab.methods.template import MyMethod
 from unlearnlab.methods.base import _REGISTRY
 from unlearnlab.numerics import mean_nll
 
@@ -93,6 +94,21 @@ def test_every_registered_method_with_its_own_forget_loss_passes_the_check(name)
     leaderboard.check_method(_REGISTRY[name])
 
 
+def test_a_method_that_owns_its_whole_loss_passes_and_the_unfilled_template_still_does_not():
+    """RMU overrides compute_loss (its loss reads activations, not logits): the logits probe cannot apply."""
+    leaderboard.check_method(_REGISTRY["rmu"])
+
+    class Steering(MyMethod):  # the template, unfilled, but with a compute_loss of its own
+        name = "_steering"
+
+        def compute_loss(self, model, forget, retain, reference=None):
+            return model(**forget).loss
+
+    leaderboard.check_method(Steering)
+    with pytest.raises(NotImplementedError, match="fill in the template"):
+        leaderboard.check_method(type("Unfilled", (MyMethod,), {"name": "_unfilled"}))
+
+
 # ----- submit: one name, two versions -----------------------------------------------------------------
 @pytest.fixture
 def instant_stages(monkeypatch):
@@ -132,6 +148,7 @@ def _method_version(tmp_path, monkeypatch, factor: str):
     source = f'''
 from dataclasses import dataclass
 from unlearnlab.methods import Method
+from unlearnlab.methods.template import MyMethod
 from unlearnlab.numerics import mean_nll
 
 

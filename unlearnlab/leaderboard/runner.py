@@ -341,7 +341,9 @@ def check_method(cls: type) -> None:
     not after the first validation run has trained for a minute.  A loss that
     raises ``ValueError`` is refused too, unless the method needs the frozen
     original model (``reference``), which the probe does not build: then
-    training is where it is checked.
+    training is where it is checked.  So is a method that overrides
+    ``compute_loss`` itself (RMU), whose loss reads the live model's activations
+    rather than logits.
     """
     import torch
 
@@ -351,6 +353,8 @@ def check_method(cls: type) -> None:
         raise TypeError(f"submit() takes a Method subclass (the class, not an instance); got {cls!r}")
     if not getattr(cls, "name", "") or cls.name == MyMethod.name:
         raise ValueError(f"{cls.__name__} needs its own class attribute `name` (not the template's 'my_method')")
+    if cls.compute_loss is not Method.compute_loss:
+        return  # owns its whole loss on the live model (RMU steers activations): only training can check it
     if cls.forget_loss in (Method.forget_loss, MyMethod.forget_loss):
         raise NotImplementedError(f"{cls.__name__}.forget_loss is not implemented: fill in the template's TODO")
     method = cls()
