@@ -192,3 +192,7 @@ def test_wilson_interval_matches_a_hand_computation_and_stays_in_range():
     assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12) and wilson_interval(10, 10)[1] <= 1.0
     with pytest.raises(ValueError, match="correct <= n"):
         wilson_interval(11, 10)
+    # 0 of 10, 30 or 60 used to give a lower end of -1e-17 (printed "-0.000"); never below 0 or above 1 now
+    for n in (10, 30, 60):
+        assert wilson_interval(0, n)[0] == 0.0 and f"{wilson_interval(0, n)[0]:.3f}" == "0.000"
+        assert wilson_interval(n, n)[1] == pytest.approx(1.0) and wilson_interval(n, n)[1] <= 1.0

@@ -107,4 +107,6 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    # at 0 or n correct the exact end is 0 or 1, but rounding can leave it a hair outside (-1e-17), which
+    # prints as "-0.000"; clip so that the interval is inside [0, 1] as the formula promises
+    return max(0.0, centre - half), min(1.0, centre + half)
