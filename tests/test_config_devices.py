@@ -56,6 +56,10 @@ def test_device_falls_back_to_cpu_and_fp32(monkeypatch):
     assert dev.type == "cpu"
     assert devices.dtype_for(dev) == torch.float32
     assert devices.describe(dev).startswith("cpu")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert devices.describe(dev) == "cpu (1 thread)"  # printed at the top of every chapter: no "1 threads"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert devices.describe(dev) == "cpu (2 threads)"
 
 
 def test_device_can_be_forced(monkeypatch):
