@@ -96,8 +96,11 @@ def test_optional_backend_loggers_show_only_errors_unless_the_user_chose(monkeyp
     import logging
 
     from unlearnlab import OPTIONAL_BACKEND_LOGGERS, _quiet_optional_backends
-    first, second = (logging.getLogger(n) for n in OPTIONAL_BACKEND_LOGGERS)
+    first, second, third = (logging.getLogger(n) for n in OPTIONAL_BACKEND_LOGGERS)
     monkeypatch.setattr(first, "level", logging.NOTSET)
     monkeypatch.setattr(second, "level", logging.DEBUG)  # chosen by the user: kept
+    monkeypatch.setattr(third, "level", logging.NOTSET)
     _quiet_optional_backends()
-    assert first.level == logging.ERROR and second.level == logging.DEBUG
+    assert first.level == logging.ERROR and second.level == logging.DEBUG and third.level == logging.ERROR
+    # bitsandbytes' CPU back end logs through a child logger, which inherits the level
+    assert logging.getLogger("bitsandbytes.backends.cpu.ops").getEffectiveLevel() == logging.ERROR

@@ -19,17 +19,19 @@ from typing import Any
 from ._version import __version__
 
 
-#: loggers of optional back ends that transformers imports when they are installed (torchao)
-OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree")
+#: loggers of optional back ends that transformers and peft import when they are installed (torchao, bitsandbytes)
+OPTIONAL_BACKEND_LOGGERS = ("torchao", "torch.utils._pytree", "bitsandbytes")
 
 
 def _quiet_optional_backends(level: int = logging.ERROR) -> None:
-    """Raise two loggers of torchao (an optional quantisation back end) to ERROR, unless the user chose a level.
+    """Raise the loggers of optional quantisation back ends to ERROR, unless the user chose a level.
 
     Why: when torchao is installed, ``transformers.modeling_utils`` imports it, and it
     logs "Failed to load ..." for GPU kernels that cannot load here, while torch's
     pytree logs a deprecation for two of its enums: six lines of stderr in the first
-    cell of every chapter that say nothing about unlearning.  Errors still show.
+    cell of every chapter that say nothing about unlearning.  bitsandbytes, which
+    peft imports when it is installed, logs a warning about an optional CPU kernel
+    package in the same way.  Errors still show.
     It lives here, not in a submodule, because every chapter's first import is
     ``unlearnlab`` and the quieting must come before transformers is imported.
     """
