@@ -184,8 +184,8 @@ def bitsandbytes_round_trip(weight: torch.Tensor, bits: int) -> torch.Tensor:
                           "(it works on a CPU too), or use library='quanto' or 'rtn'") from err
     w = weight.float()
     if bits == 8:
-        codes, row_absmax, _ = bnb.int8_vectorwise_quant(w)
-        return (codes.float() * row_absmax.view(-1, 1) / 127).to(weight.dtype)
+        int8, row_absmax, _ = bnb.int8_vectorwise_quant(w)
+        return (int8.float() * row_absmax.view(-1, 1) / 127).to(weight.dtype)
     if bits == 4:
         # blocks run over the flattened weight, as in Linear4bit; flattening first also avoids bitsandbytes
         # 0.50's CPU path, which mis-blocks a 2-D weight whose rows 64 does not divide (errors of 2x the absmax)
