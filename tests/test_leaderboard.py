@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,8 @@ def _records() -> list[dict]:
                     "hyperparameters": hyper or {}, "budget": {"max_steps": 57, "batch_size": 4, "epochs": 3}, "protocol": 1,
                     "metrics": {"forget_fact_recall": recall, "forget_quality": 0.5, "forget_rougeL_recall": recall,
                                 "forget_repetition": 0.1, "retain_fact_recall": utility, "model_utility": utility},
-                    **({"relearn": {"before": 0.0, "after": gain, "gain": gain}} if stage != "target" else {}),
+                    **({"relearn": {"before": 0.0, "after": gain, "gain": gain},
+                        "quantize": {"before": 0.0, "after": seed / 100, "gain": seed / 100}} if stage != "target" else {}),
                     **({"flops": 1e9} if stage == "test" else {})})
 
     rec("target", None, None, 1.0, 0.7, None)
@@ -169,6 +171,27 @@ def test_table_ranks_against_the_retrained_band_and_reads_an_export(tmp_path):
     pd.testing.assert_frame_equal(leaderboard.table(leaderboard.load_records(path)), frame, rtol=1e-4)
     fig = leaderboard.figure(path)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_authentic_needs_both_attacks_within_their_retrained_bands():
+    """The retrained seeds' 4-bit gains 0, 0.01, 0.02 give the band [-0.05, 0.07] (the 0.05 minimum margin).  ME
+    is authentic with gains 0-0.02; give its seeds a 4-bit gain of 0.3 and relearning alone no longer saves it."""
+    records = _records()
+    assert leaderboard.table(records).set_index("method").loc["me", "authentic"]
+    band = leaderboard.bands(records, "authors")["quant_gain"]
+    assert (band.low, band.high) == (pytest.approx(-0.05), pytest.approx(0.07))
+    for r in records:
+        if r["method"] == "me":
+            r["quantize"] = {"before": 0.0, "after": 0.3, "gain": 0.3}
+    me = leaderboard.table(records).set_index("method").loc["me"]
+    assert me["quant_gain"] == pytest.approx(0.3) and me["relearn_gain"] <= 0.07 and not me["authentic"]
+
+
+def test_a_record_from_before_the_quantization_attack_is_refused_with_what_to_do():
+    records = _records()
+    del records[1]["quantize"]
+    with pytest.raises(ValueError, match="predates that attack; rerun the grid"):
+        leaderboard.table(records)
 
 
 def test_results_folder_reading_skips_per_item_logs(tmp_path):
@@ -279,3 +302,18 @@ def test_a_table_without_retrained_runs_says_what_is_missing():
     tests_only = [r for r in _records() if r["stage"] != "retrained"]
     with pytest.raises(ValueError, match="no retrained records for the authors world"):
         leaderboard.table(tests_only)
+
+
+@pytest.mark.parametrize("name", ["ci", "laptop"])
+def test_each_committed_full_grid_reads_whole_with_both_attacks(name):
+    """The tables chapter 14 shows: every world, every scored run attacked both ways, a verdict per method."""
+    path = Path(__file__).parents[1] / "results" / f"leaderboard-{name}.json"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not committed")
+    records = leaderboard.load_records(path)
+    scored = [r for r in records if r["stage"] in ("retrained", "test")]
+    assert scored and all("relearn" in r and "quantize" in r for r in scored)
+    frame = leaderboard.table(records)
+    assert set(frame["world"]) == {"authors", "hazard", "books"}
+    methods = frame[~frame["method"].isin(["target", "retrained"])]
+    assert methods["forgets"].notna().all() and methods["quant_gain"].notna().all()

@@ -123,7 +123,7 @@ def instant_stages(monkeypatch):
 
     def scored(self, w, model, spec, reference):
         calls.append(("retrained", None))
-        return {"metrics": metrics, "relearn": relearn}
+        return {"metrics": metrics, "relearn": relearn, "quantize": relearn}
 
     def validation(self, w, method, hyper, never_seen):
         calls.append(("validation", method))
@@ -131,7 +131,7 @@ def instant_stages(monkeypatch):
 
     def test(self, w, method, hyper, seed, spec, reference):
         calls.append(("test", method))
-        return {"metrics": metrics, "relearn": relearn}
+        return {"metrics": metrics, "relearn": relearn, "quantize": relearn}
 
     for name, stage in {"_target": target, "_scored": scored, "_validation": validation, "_test": test}.items():
         monkeypatch.setattr(Runner, name, stage)

@@ -4,9 +4,10 @@ Each method's row is the mean over its test seeds with a 95 % **t-interval**
 (mean ± t₀.₉₇₅,ₙ₋₁ · sd/√n: with three seeds t = 4.30, so the interval is wide,
 as it should be).  The retrained seeds give each world's noise floor, as a
 seed band (:func:`unlearnlab.eval.seed_bands`) for the metrics and as an attack
-band (:func:`unlearnlab.eval.card.attack_band`) for the relearning gain: a
-method is *authentic* on this attack when its mean gain is no larger than what
-a model that never saw the data gains from the same fine-tune.
+band (:func:`unlearnlab.eval.card.attack_band`) for each attack's gain (the
+relearning fine-tune and 4-bit quantization, chapter 12): a method is
+*authentic* when, under both attacks, its mean gain is no larger than what a
+model that never saw the data gains from the same attack.
 """
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ def _compact(record: dict) -> dict:
         out["selection"] = {k: v for k, v in out["selection"].items() if k != "candidates"}
     if out.get("stage") == "test" and "relearn" in out:
         out["relearn"] = {k: v for k, v in out["relearn"].items() if k != "attack"}
+    if "quantize" in out:  # its "before" is the relearning attack's
+        out["quantize"] = {k: v for k, v in out["quantize"].items() if k != "before"}
     out.pop("request", None) if out.get("stage") == "validation" else None
     return _rounded(out)
 
@@ -81,8 +84,24 @@ def _rounded(value):
     return value
 
 
+#: the attacks of the authenticity verdict: column name -> the record's field (chapter 12)
+ATTACKS = {"relearn_gain": "relearn", "quant_gain": "quantize"}
+
+
+def attack_gain(record: dict, column: str) -> float:
+    """A run's gain under one attack (a column of :data:`ATTACKS`), with a clear error for records made
+    before the quantization attack was part of every run."""
+    field = ATTACKS[column]
+    if field not in record:
+        raise ValueError(f"the {record['world']} {record['stage']} record of {record.get('method') or 'the model'} "
+                         f"(seed {record.get('seed')}) has no {field!r} attack: it predates that attack; rerun the "
+                         "grid (`python -m unlearnlab.leaderboard run`), which reuses every validation run")
+    return record[field]["gain"]
+
+
 def bands(records: Sequence[dict], world: str) -> dict:
-    """The retrained seeds' band of every metric of ``world``, and their attack band under ``"relearn_gain"``."""
+    """The retrained seeds' band of every metric of ``world``, and their attack band under each column of
+    :data:`ATTACKS` (``"relearn_gain"``, ``"quant_gain"``)."""
     refs = [r for r in records if r["world"] == world and r["stage"] == "retrained"]
     if not refs:
         raise ValueError(f"no retrained records for the {world} world: the band and every verdict need them; "
@@ -92,7 +111,8 @@ def bands(records: Sequence[dict], world: str) -> dict:
         having = [r["metrics"] for r in refs if metric in r["metrics"]]
         if len(having) >= 2:
             out.update(seed_bands(having, [metric]))
-    out["relearn_gain"] = attack_band([r["relearn"]["gain"] for r in refs])
+    for column in ATTACKS:
+        out[column] = attack_band([attack_gain(r, column) for r in refs])
     return out
 
 
@@ -100,11 +120,12 @@ def table(records: Iterable[dict]):
     """One row per world and method (plus the target and the retrained seeds): mean ± 95 % t-interval.
 
     Columns: the world's metrics (``<metric>`` the mean, ``<metric> ±`` the
-    half-width), the relearning gain, the chosen setting, the seeds, the mean
-    FLOPs of a run, and three verdicts against the retrained band: forgets
-    (headline forget metric not above the band), keeps (utility not below it)
-    and authentic (relearning gain not above the attack band; None when the method did not forget, since
-    then no gain can show hidden knowledge).  Rows are ranked
+    half-width), the relearning and quantization gains, the chosen setting, the
+    seeds, the mean FLOPs of a run, and three verdicts against the retrained
+    band: forgets (headline forget metric not above the band), keeps (utility
+    not below it) and authentic (neither attack's gain above its attack band;
+    None when the method did not forget, since then no gain can show hidden
+    knowledge).  Rows are ranked
     within a world by ``utility − |forget − retrained mean|``, the selection
     rule applied to the test numbers.
     """
@@ -130,13 +151,15 @@ def table(records: Iterable[dict]):
                 values = [r["metrics"][metric] for r in runs if metric in r["metrics"]]
                 row[metric], row[f"{metric} ±"] = t_interval(values) if values else (math.nan, math.nan)
             if name != "target":
-                row["relearn_gain"], row["relearn_gain ±"] = t_interval([r["relearn"]["gain"] for r in runs])
+                for column in ATTACKS:
+                    row[column], row[f"{column} ±"] = t_interval([attack_gain(r, column) for r in runs])
                 row["flops"] = sum(r.get("flops", math.nan) for r in runs) / len(runs)
             if name not in ("retrained", "target"):
                 row["forgets"] = bool(row[task.forget_metric] <= band[task.forget_metric].high)
                 row["keeps"] = bool(row[task.utility_metric] >= band[task.utility_metric].low)
-                # a method that did not forget has nothing to hide: its relearning gain says nothing
-                row["authentic"] = bool(row["relearn_gain"] <= band["relearn_gain"].high) if row["forgets"] else None
+                # a method that did not forget has nothing to hide: its attack gains say nothing
+                held = all(row[column] <= band[column].high for column in ATTACKS)
+                row["authentic"] = bool(held) if row["forgets"] else None
                 row["rank_score"] = selection_score(row[task.forget_metric], row[task.utility_metric], ref_forget)
             rows.append(row)
     frame = pd.DataFrame(rows)
@@ -151,8 +174,8 @@ def _setting(record: dict) -> str:
 
 
 def figure(records: Iterable[dict]):
-    """Per world: forget metric against utility (mean ± 95 % interval) over the retrained band, and the
-    relearning gain per method over the retrained attack band.  Returns the figure."""
+    """Per world: forget metric against utility (mean ± 95 % interval) over the retrained band, and each
+    method's relearning and quantization gains over the retrained attack bands.  Returns the figure."""
     from ..notebook.style import COLORS, color, figure as new_figure
 
     records = load_records(records)
@@ -175,15 +198,30 @@ def figure(records: Iterable[dict]):
         top.set_title(f"{world}: mean ± 95 % t-interval; green box: retrained band", fontsize=8)
         top.legend(fontsize=7, loc="best")
         methods = rows[~rows["method"].isin(["target", "retrained"])]
-        gain = band["relearn_gain"]
-        bottom.axhspan(gain.low, gain.high, color=COLORS["retrained"], alpha=0.2, label="retrained attack band")
-        bottom.bar(range(len(methods)), methods["relearn_gain"], yerr=[_finite(v) for v in methods["relearn_gain ±"]],
-                   capsize=3, color=[color(m) for m in methods["method"]])
-        bottom.set_xticks(range(len(methods)), list(methods["method"]), rotation=20, ha="right")
-        bottom.set_xlabel("method")
-        bottom.set_ylabel("relearning gain on held-back forget data")
-        bottom.legend(fontsize=7, loc="best")
+        _attack_bars(bottom, methods, band)
     return fig
+
+
+def _attack_bars(ax, methods, band) -> None:
+    """Each method's gain under the two attacks side by side (relearning solid, quantization hatched), over
+    the retrained attack bands (relearning shaded, quantization outlined)."""
+    from ..notebook.style import COLORS, color
+
+    x = range(len(methods))
+    relearn, quant = band["relearn_gain"], band["quant_gain"]
+    ax.axhspan(relearn.low, relearn.high, color=COLORS["retrained"], alpha=0.2, label="retrained band, relearning")
+    ax.axhspan(quant.low, quant.high, fill=False, hatch="//", edgecolor=COLORS["retrained"],
+               label="retrained band, 4-bit")
+    colours = [color(m) for m in methods["method"]]
+    ax.bar([i - 0.2 for i in x], methods["relearn_gain"], width=0.4, capsize=3, color=colours,
+           yerr=[_finite(v) for v in methods["relearn_gain ±"]], label="relearning")
+    ax.bar([i + 0.2 for i in x], methods["quant_gain"], width=0.4, capsize=3, color="white", edgecolor=colours,
+           hatch="//", yerr=[_finite(v) for v in methods["quant_gain ±"]], label="4-bit quantization")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xticks(list(x), list(methods["method"]), rotation=20, ha="right")
+    ax.set_xlabel("method")
+    ax.set_ylabel("gain on held-back forget data")
+    ax.legend(fontsize=7, loc="best")
 
 
 def _finite(value: float) -> float:

@@ -3,14 +3,15 @@
 For each world of the grid, in this order:
 
 1. the **target** is scored once, with the validation request's never-seen level;
-2. each **retrained** seed is scored, and attacked: its relearning gain is the
-   noise floor of the authenticity column (a model that never saw the data
-   also learns the shown items, and may generalise from them);
+2. each **retrained** seed is scored, and attacked twice (chapter 12): its
+   relearning gain and its 4-bit quantization gain are the noise floors of the
+   authenticity columns (a model that never saw the data also learns the shown
+   items, and may generalise from them; rounding also moves its answers a little);
 3. each method runs every **candidate** setting on the validation request
    (first seed only); the candidate with the best ``utility − |forget −
    never-seen|`` is chosen (:func:`~unlearnlab.leaderboard.tasks.selection_score`);
 4. the chosen setting runs on the **test** request with every seed, is
-   evaluated and attacked.
+   evaluated and attacked in the same two ways.
 
 A run's file name carries a hash of everything that determines it (profile,
 world, stage, method and its code, hyperparameters, seed, budget, attack), so a
@@ -41,6 +42,9 @@ from .tasks import TASKS, Task, selection_score
 PROTOCOL = 1
 #: learning rate and batch size of the relearning attack (chapter 12)
 RELEARN_LR, RELEARN_BATCH = 1e-3, 4
+#: the quantization attack (chapter 12): 4-bit round-to-nearest, groups of 128, on the package's own grid
+#: (equal to optimum-quanto's qint4, so the records do not depend on an optional install)
+QUANTIZE = {"bits": 4, "group_size": 128, "library": "rtn"}
 
 
 def results_dir(profile: str | None = None) -> Path:
@@ -136,6 +140,7 @@ class Runner:
             spec["code"] = method_fingerprint(method)
         if stage in ("retrained", "test"):
             spec["relearn"] = {"steps": w.relearn_steps(self.grid), "learning_rate": RELEARN_LR}
+            spec["quantize"] = QUANTIZE
         return spec
 
     def _path(self, spec: dict) -> Path:
@@ -235,15 +240,19 @@ class Runner:
         result.save(self._items_path(spec), overwrite=True)
         evaluated = time.perf_counter()
         attack = w.task.relearning(w.world, tok)
-        from ..attacks import relearn_curve
+        from ..attacks import quantize, relearn_curve
 
         steps = w.relearn_steps(self.grid)
         curve = relearn_curve(model, tok, attack.shown, [{}], steps=steps, eval_every=steps,
                               learning_rate=RELEARN_LR, batch_size=RELEARN_BATCH, score=attack.score)
         before, after = float(curve["held_back"].iloc[0]), float(curve["held_back"].iloc[-1])
+        relearned = time.perf_counter()
+        rounded = float(attack.score(quantize(model, **QUANTIZE)))  # same held-back items as the relearning score
         return {"metrics": self._metrics(result),
                 "relearn": {"before": before, "after": after, "gain": after - before, "attack": attack.description},
-                "timings_s": {"eval": round(evaluated - started, 2), "attack": round(time.perf_counter() - evaluated, 2)}}
+                "quantize": {"before": before, "after": rounded, "gain": rounded - before},
+                "timings_s": {"eval": round(evaluated - started, 2), "attack": round(relearned - evaluated, 2),
+                              "quantize": round(time.perf_counter() - relearned, 2)}}
 
     def _unlearn(self, w: _World, method: str, hyper: dict, seed: int, forget, retain):
         from ..training import unlearn

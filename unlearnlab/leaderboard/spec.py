@@ -66,7 +66,8 @@ class Grid:
         return (f"grid {self.name!r}: worlds {', '.join(self.worlds)}; methods {', '.join(self.methods)}; "
                 f"seeds {list(self.seeds)}; budget {self.epochs:g} epochs of the forget set for every method; "
                 f"{n_val} validation runs + {n_test} test runs + {len(self.retrained_seeds) * len(self.worlds)} "
-                "retrained seeds scored")
+                "retrained seeds scored (fewer where a method cannot prepare a world's data: relabeling methods "
+                "need question-answer items, which the books world does not have)")
 
 
 def unlearning_methods() -> tuple[str, ...]:
