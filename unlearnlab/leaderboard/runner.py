@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..attacks.quantization import GROUP_SIZE
 from ..cache import cache_dir, stable_hash, write_new
 from ..config import get_profile
 from ..methods import Method, get_method, list_methods, register
@@ -42,9 +43,9 @@ from .tasks import TASKS, Task, selection_score
 PROTOCOL = 1
 #: learning rate and batch size of the relearning attack (chapter 12)
 RELEARN_LR, RELEARN_BATCH = 1e-3, 4
-#: the quantization attack (chapter 12): 4-bit round-to-nearest, groups of 128, on the package's own grid
-#: (equal to optimum-quanto's qint4, so the records do not depend on an optional install)
-QUANTIZE = {"bits": 4, "group_size": 128, "library": "rtn"}
+#: the quantization attack (chapter 12): 4-bit round-to-nearest in the attack's default groups, on the package's
+#: own grid (equal to optimum-quanto's qint4, so the records do not depend on an optional install)
+QUANTIZE = {"bits": 4, "group_size": GROUP_SIZE, "library": "rtn"}
 
 
 def results_dir(profile: str | None = None) -> Path:
